@@ -1,0 +1,9 @@
+"""The `mis` command. Thin: each module parses its options, calls the library and prints.
+
+Every command module below attaches to the one root app; importing them here registers them.
+"""
+
+from mis.cli import data, models  # noqa: F401  (registration side effects)
+from mis.cli._app import app
+
+__all__ = ["app"]

@@ -1,0 +1,202 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1 whose replies a test scripts.
+
+It speaks the parts of the API that inspect's `openai-api/...` provider, the `openai` client and our
+own backends use: `GET /v1/models`, `POST /v1/chat/completions` (non-streaming) and
+`POST /v1/images/generations` (b64_json). Every request body is recorded, so a test can assert what a
+judge or a pipeline step actually sent (both images, the rubric, delimiters ...).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ScriptedReply:
+    """A scripted answer: text content, or an HTTP error status (e.g. 500 for a transient failure)."""
+
+    content: str = ""
+    status: int = 200
+    delay_s: float = 0.0
+    finish_reason: str = "stop"
+
+
+ChatResponder = Callable[[dict[str, Any]], "str | ScriptedReply"]
+ImageResponder = Callable[[dict[str, Any]], bytes]
+
+
+def message_text(body: dict[str, Any]) -> str:
+    """All text of a chat request's messages joined by newlines (image parts skipped)."""
+    parts: list[str] = []
+    for message in body.get("messages", []):
+        content = message.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(p.get("text", "") for p in content if p.get("type") == "text")
+    return "\n".join(parts)
+
+
+def count_images(body: dict[str, Any]) -> int:
+    """Number of image parts in a chat request."""
+    n = 0
+    for message in body.get("messages", []):
+        content = message.get("content")
+        if isinstance(content, list):
+            n += sum(1 for p in content if p.get("type") == "image_url")
+    return n
+
+
+class ScriptedOpenAIServer:
+    """Serve scripted OpenAI-style replies on 127.0.0.1 from a background thread.
+
+    Use as a context manager; ``base_url`` ends in ``/v1`` as the OpenAI client expects.
+    """
+
+    def __init__(
+        self,
+        chat: ChatResponder | None = None,
+        images: ImageResponder | None = None,
+        model_ids: tuple[str, ...] = ("scripted",),
+        api_key: str | None = None,
+    ) -> None:
+        self.chat = chat
+        self.images = images
+        self.model_ids = model_ids
+        self.api_key = api_key
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> ScriptedOpenAIServer:
+        """Bind an ephemeral port on 127.0.0.1 and serve until :meth:`stop`."""
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Shut the server down and wait for its thread."""
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> ScriptedOpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1``."""
+        assert self._httpd is not None, "server not started"
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def chat_requests(self) -> list[dict[str, Any]]:
+        """Recorded chat-completion request bodies, in arrival order."""
+        with self._lock:
+            return [r["body"] for r in self.requests if r["path"].endswith("/chat/completions")]
+
+    # -- handler ---------------------------------------------------------------------------------
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+                return  # quiet: tests read `server.requests` instead
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _authorised(self) -> bool:
+                if server.api_key is None:
+                    return True
+                if self.headers.get("Authorization") == f"Bearer {server.api_key}":
+                    return True
+                self._send(401, {"error": {"message": "invalid api key", "type": "auth"}})
+                return False
+
+            def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+                if not self._authorised():
+                    return
+                if self.path.rstrip("/").endswith("/models"):
+                    data = [{"id": m, "object": "model", "owned_by": "mis"} for m in server.model_ids]
+                    self._send(200, {"object": "list", "data": data})
+                else:
+                    self._send(404, {"error": {"message": f"no route {self.path}"}})
+
+            def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+                if not self._authorised():
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with server._lock:
+                    server.requests.append({"path": self.path, "body": body})
+                if self.path.endswith("/chat/completions") and server.chat is not None:
+                    self._chat(body)
+                elif self.path.endswith("/images/generations") and server.images is not None:
+                    png = server.images(body)
+                    n = int(body.get("n") or 1)
+                    item = {"b64_json": base64.b64encode(png).decode()}
+                    self._send(200, {"created": int(time.time()), "data": [item] * n})
+                else:
+                    self._send(404, {"error": {"message": f"no route {self.path}"}})
+
+            def _chat(self, body: dict[str, Any]) -> None:
+                assert server.chat is not None
+                try:
+                    reply = server.chat(body)
+                except Exception as exc:  # noqa: BLE001 - a broken script is a 500, like a real server
+                    self._send(500, {"error": {"message": f"script error: {exc}", "type": "server"}})
+                    return
+                if isinstance(reply, str):
+                    reply = ScriptedReply(content=reply)
+                if reply.delay_s:
+                    time.sleep(reply.delay_s)
+                if reply.status != 200:
+                    self._send(reply.status, {"error": {"message": reply.content or "scripted error"}})
+                    return
+                prompt_tokens = len(message_text(body).split())
+                completion_tokens = len(reply.content.split())
+                self._send(
+                    200,
+                    {
+                        "id": f"chatcmpl-{len(server.requests)}",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": body.get("model", "scripted"),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": reply.content},
+                                "finish_reason": reply.finish_reason,
+                            }
+                        ],
+                        "usage": {
+                            "prompt_tokens": prompt_tokens,
+                            "completion_tokens": completion_tokens,
+                            "total_tokens": prompt_tokens + completion_tokens,
+                        },
+                    },
+                )
+
+        return Handler
