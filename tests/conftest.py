@@ -9,4 +9,4 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("INSPECT_DISPLAY", "none")
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["tests.fixtures.models", "tests.fixtures.data"]

@@ -1,0 +1,3 @@
+"""`mis` demo commands (being written)."""
+
+from mis.cli._app import app  # noqa: F401

@@ -1,0 +1,3 @@
+"""`mis` train commands (being written)."""
+
+from mis.cli._app import app  # noqa: F401
