@@ -1,7 +1,11 @@
 """MIS data: the Sample type, the taxonomy, loaders, validation, statistics and exporters."""
 
+from mis.data._errors import DataError, Problem
+from mis.data._loader import MISDataset, load
+from mis.data._records import internvl_prompt, strip_placeholders
 from mis.data._schema import KNOWN_SPLITS, Sample
 from mis.data._taxonomy import CATEGORIES, PARENT, SUB_CATEGORIES, TAXONOMY, category_problem
+from mis.data._writer import write_mis_layout
 
 __all__ = [
     "CATEGORIES",
@@ -9,6 +13,13 @@ __all__ = [
     "PARENT",
     "SUB_CATEGORIES",
     "TAXONOMY",
+    "DataError",
+    "MISDataset",
+    "Problem",
     "Sample",
     "category_problem",
+    "internvl_prompt",
+    "load",
+    "strip_placeholders",
+    "write_mis_layout",
 ]

@@ -7,8 +7,8 @@ typo in a dataset is caught instead of silently creating a new bucket.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
 #: category -> its sub-categories, in the paper's order (MIS.md section 2).
 TAXONOMY: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -49,7 +49,8 @@ def category_problem(category: str | None, sub_category: str | None) -> str | No
     a sub-category must belong to the given category.
     """
     if category is not None and category not in TAXONOMY:
-        return f"unknown category {category!r}{_suggest(category, CATEGORIES)}; valid: {', '.join(CATEGORIES)}"
+        valid = ", ".join(CATEGORIES)
+        return f"unknown category {category!r}{_suggest(category, CATEGORIES)}; valid: {valid}"
     if sub_category is not None:
         if sub_category not in PARENT:
             return f"unknown sub_category {sub_category!r}{_suggest(sub_category, SUB_CATEGORIES)}"
