@@ -1,0 +1,168 @@
+"""The self-contained report.html: every sample with its images, question, response and verdict.
+
+Images are downscaled with PIL and embedded once each as data URIs in a JSON block (the same image
+is shared by every model's card), and inline JS fills ``<img>`` sources only for the cards shown,
+so a report over thousands of samples stays usable. All model and judge text goes through jinja2
+autoescaping: responses are untrusted. A missing or unreadable image becomes a placeholder box that
+names the path, with a warning in the log, never an exception.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from mis.eval._report_load import Run, row_model, row_split
+
+log = logging.getLogger(__name__)
+
+#: Outcomes in display order (the MIS enum's values); others seen in the data follow.
+OUTCOMES: tuple[str, ...] = ("attack_success", "safe_reasoning", "refusal", "hallucination", "unknown")
+_SHOWN = {"uid", "id", "split", "category", "sub_category", "question", "images", "response",
+          "perception", "safety", "outcome", "explanation", "judge", "model", "task"}
+_TEMPLATE = "report.html.jinja"
+
+
+class ImageStore:
+    """Thumbnails keyed by path, encoded once; missing or broken images are remembered with why."""
+
+    def __init__(self, max_px: int = 256) -> None:
+        self.max_px = max_px
+        self.uris: dict[str, str] = {}
+        self._keys: dict[str, str] = {}
+        self.problems: dict[str, str] = {}
+
+    def add(self, path: str, where: str) -> dict[str, str]:
+        """Register one image; returns ``{"key"}`` or ``{"missing", "why"}`` for the template."""
+        if path in self._keys:
+            return {"key": self._keys[path]}
+        if path in self.problems:
+            return {"missing": path, "why": self.problems[path]}
+        try:
+            uri = self._encode(Path(path))
+        except FileNotFoundError:
+            why = "file not found"
+        except OSError as err:  # PIL.UnidentifiedImageError and friends subclass OSError
+            why = f"cannot read image: {err}"
+        else:
+            key = f"i{len(self._keys)}"
+            self._keys[path] = key
+            self.uris[key] = uri
+            return {"key": key}
+        self.problems[path] = why
+        log.warning("%s: image %s: %s; the report shows a placeholder", where, path, why)
+        return {"missing": path, "why": why}
+
+    def _encode(self, path: Path) -> str:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("RGBA", "LA", "P"):
+                rgba = im.convert("RGBA")
+                flat = Image.new("RGB", rgba.size, "white")
+                flat.paste(rgba, mask=rgba.getchannel("A"))
+                img = flat
+            else:
+                img = im.convert("RGB")
+        img.thumbnail((self.max_px, self.max_px))
+        encoded = {}
+        for fmt, mime, kwargs in (("PNG", "image/png", {"optimize": True}),
+                                  ("JPEG", "image/jpeg", {"quality": 82})):
+            buf = io.BytesIO()
+            img.save(buf, format=fmt, **kwargs)
+            encoded[mime] = buf.getvalue()
+        mime, data = min(encoded.items(), key=lambda kv: len(kv[1]))
+        return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def file_data_uri(path: Path) -> str:
+    """A PNG file (one of our charts) as a data URI."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def build_cards(runs: Sequence[Run], store: ImageStore) -> list[dict[str, Any]]:
+    """One card per (run, sample row) with everything the template shows."""
+    cards = []
+    for run in runs:
+        samples_file = run.path / "samples.jsonl"
+        for row in run.samples:
+            uid = _text(row.get("uid") or row.get("id") or f"line {row['_line']}")
+            where = f"{samples_file}:{row['_line']} (sample {uid})"
+            extra = [(k, _text(v)[:2000]) for k, v in row.items()
+                     if k not in _SHOWN and not k.startswith("_")]
+            cards.append({
+                "model": row_model(run, row),
+                "split": row_split(run, row),
+                "uid": uid,
+                "category": _text(row.get("category")) or "-",
+                "sub_category": _text(row.get("sub_category")),
+                "outcome": _text(row.get("outcome")) or "n/a",
+                "question": _text(row.get("question")),
+                "response": _text(row.get("response")),
+                "perception": _text(row.get("perception")) or "-",
+                "safety": _text(row.get("safety")) or "-",
+                "explanation": _text(row.get("explanation")),
+                "judge": _text(row.get("judge")),
+                "images": [store.add(p, where) for p in row.get("images", [])],
+                "extra": extra,
+            })
+    return cards
+
+
+def _ordered(values: Sequence[str], first: Sequence[str] = ()) -> list[str]:
+    seen = set(values)
+    return [v for v in first if v in seen] + sorted(seen - set(first))
+
+
+def outcome_counts(cards: Sequence[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]], Counter[str]]:
+    """Outcome order, per (model, split) count rows, and overall counts."""
+    outcomes = _ordered([c["outcome"] for c in cards], OUTCOMES)
+    total: Counter[str] = Counter(c["outcome"] for c in cards)
+    groups: dict[tuple[str, str], Counter[str]] = {}
+    for c in cards:
+        groups.setdefault((c["model"], c["split"]), Counter())[c["outcome"]] += 1
+    rows = [{"model": m, "split": s, "n": sum(cnt.values()), "counts": cnt} for (m, s), cnt in groups.items()]
+    return outcomes, rows, total
+
+
+def render_html(*, path: Path, title: str, runs: Sequence[Run], thumb_px: int,
+                tables: Sequence[dict[str, Any]], charts: Sequence[tuple[str, Path]]) -> Path:
+    """Render report.html; ``tables`` are {title, columns, rows(cells as text)}, ``charts`` (caption, png)."""
+    from jinja2 import Environment, select_autoescape
+
+    store = ImageStore(max_px=thumb_px)
+    cards = build_cards(runs, store)
+    outcomes, count_rows, total = outcome_counts(cards)
+    template_text = resources.files("mis").joinpath("templates", "report", _TEMPLATE).read_text("utf-8")
+    env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+    html = env.from_string(template_text).render(
+        title=title,
+        tables=tables,
+        charts=[(caption, file_data_uri(p)) for caption, p in charts],
+        cards=cards,
+        outcomes=outcomes,
+        outcome_total=total,
+        count_rows=count_rows,
+        models=_ordered([c["model"] for c in cards]),
+        splits=_ordered([c["split"] for c in cards], ("easy", "hard", "real")),
+        categories=_ordered([c["category"] for c in cards]),
+        # base64 data URIs hold no '<', so this JSON cannot close the <script> block early
+        images_json=json.dumps(store.uris),
+        missing_images=sorted(store.problems.items()),
+    )
+    path.write_text(html, encoding="utf-8")
+    return path
