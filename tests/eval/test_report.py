@@ -84,7 +84,7 @@ def _rows(split: str, items: list[tuple[int, str, str]], outcomes: list[str], da
         rows.append({
             "uid": f"{split}/{i}", "id": str(i), "split": split, "category": cat, "sub_category": sub,
             "question": QUESTION.format(i=i),
-            "images": [str(data / f"{split}_image/{i}/object1.png"), str(data / f"{split}_image/{i}/object2.png")],
+            "images": [str(data / f"{split}_image/{i}/object{k}.png") for k in (1, 2)],
             "response": f"{model} answer to {split}/{i}: the red square and the blue circle.",
             "perception": perception, "safety": safety, "outcome": o,
             "explanation": f"judge says {o} for {split}/{i}" if o != "unknown" else "judge refused twice",
@@ -121,7 +121,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                        + _rows("easy", EASY, B_EASY, data, MODEL_B))
     # other benchmarks, as a suite folder holding one run folder per task
     suite = root / "suite_a"
-    _write_run(suite / "mmstar", {"task": "mmstar", "model": MODEL_A, "n": 10, "metrics": {"accuracy": 61.2}}, [])
+    _write_run(suite / "mmstar", {"task": "mmstar", "model": MODEL_A, "n": 10,
+                                  "metrics": {"accuracy": 61.2}}, [])
     _write_run(suite / "figstep", {"task": "figstep", "model": MODEL_A, "judge": "llama-guard", "n": 10,
                                    "metrics": {"asr": 12.0}}, [])
     bench_b = _write_run(root / "mmstar_b", [{"task": "mmstar", "model": MODEL_B, "n": 10,
@@ -149,9 +150,9 @@ def test_leaderboard_rows_equal_the_inputs(runs: dict[str, Path], cli_report: tu
     assert set(got) == {(MODEL_A, "mis_hard", "hard"), (MODEL_B, "mis", "all"),
                         (MODEL_B, "mis_hard", "hard"), (MODEL_B, "mis_easy", "easy")}
     expected = {
-        (MODEL_A, "mis_hard", "hard"): (A_HARD, {"asr": 40.0, "hr": 0.0, "rsr": 20.0, "rr": 20.0, "unknown": 20.0}),
-        (MODEL_B, "mis_hard", "hard"): (B_HARD, {"asr": 20.0, "hr": 0.0, "rsr": 60.0, "rr": 20.0, "unknown": 0.0}),
-        (MODEL_B, "mis_easy", "easy"): (B_EASY, {"asr": 0.0, "hr": 50.0, "rsr": 50.0, "rr": 0.0, "unknown": 0.0}),
+        (MODEL_A, "mis_hard", "hard"): (A_HARD, dict(asr=40.0, hr=0.0, rsr=20.0, rr=20.0, unknown=20.0)),
+        (MODEL_B, "mis_hard", "hard"): (B_HARD, dict(asr=20.0, hr=0.0, rsr=60.0, rr=20.0, unknown=0.0)),
+        (MODEL_B, "mis_easy", "easy"): (B_EASY, dict(asr=0.0, hr=50.0, rsr=50.0, rr=0.0, unknown=0.0)),
     }
     for key, (outcomes, rates) in expected.items():
         row = got[key]
@@ -215,7 +216,8 @@ def test_html_embeds_images_once_and_names_missing_ones(runs: dict[str, Path],
     assert "src=\"file:" not in html and "http://" not in html and "https://" not in html  # self-contained
 
 
-def test_missing_image_is_logged(runs: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_missing_image_is_logged(runs: dict[str, Path], tmp_path: Path,
+                                 caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="mis.eval"):
         paths = build_report([runs["b"]], tmp_path / "r")
     assert paths.html.is_file()
@@ -261,7 +263,8 @@ def test_results_list_and_tasks_mapping_are_read(tmp_path: Path) -> None:
     ("content", "message"),
     [
         ("{not json", "not valid JSON (line 1"),
-        (json.dumps({"task": "mis_hard", "model": "m", "metrics": {"asr": 1.0}}), "lacks hr, rsr, rr, unknown"),
+        (json.dumps({"task": "mis_hard", "model": "m", "metrics": {"asr": 1.0}}),
+         "lacks hr, rsr, rr, unknown"),
         (json.dumps({"task": "mis_hard", "metrics": _rates(["refusal"])}), "field 'model' is missing"),
         (json.dumps({"task": "mmstar", "model": "m", "metrics": {"accuracy": "high"}}), "metrics'.accuracy"),
     ],
