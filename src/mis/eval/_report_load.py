@@ -26,7 +26,8 @@ SAMPLES_FILE = "samples.jsonl"
 MIS_METRICS: tuple[str, ...] = ("asr", "hr", "rsr", "rr", "unknown")
 #: Mapping keys under which one results.json nests per-split / per-task results.
 _NESTED_KEYS = ("splits", "tasks", "results")
-_MIS_TASK = re.compile(r"^mis(_(?P<split>[a-z0-9]+))?$")
+#: "mis", "mis_hard", "mis_easy_hard" (several splits in one task), "mis_all".
+_MIS_TASK = re.compile(r"^mis(_(?P<split>[a-z0-9]+(_[a-z0-9]+)*))?$")
 
 #: Known benchmark task-name prefixes (compared without case, "_", "-" or spaces) -> kind.
 #: "over_refusal" results are tabled but kept off the harmlessness axis (lower is better there).
@@ -200,12 +201,19 @@ def _result(data: Mapping[str, Any], path: Path, run_dir: Path, inherit: Mapping
     )
 
 
-def _numbers(value: Any, where: str) -> dict[str, float]:
-    """Numeric scalars of a mapping, keys lower-cased; non-scalars (e.g. CIs) are skipped."""
+def _numbers(value: Any, where: str, *, nested: bool = True) -> dict[str, float]:
+    """Numeric scalars of a mapping, keys lower-cased; lists (e.g. intervals) are skipped.
+
+    One nested level (e.g. per-subset metrics) is kept as "outer/inner" keys.
+    """
     if not isinstance(value, Mapping):
         raise ReportError(f"{where} must be an object of numbers")
     out = {}
     for key, v in value.items():
+        if nested and isinstance(v, Mapping):
+            inner = _numbers(v, f"{where}.{key}", nested=False)
+            out.update({f"{str(key).lower()}/{k}": x for k, x in inner.items()})
+            continue
         if isinstance(v, bool) or not isinstance(v, int | float):
             if isinstance(v, str):
                 raise ReportError(f"{where}.{key} must be a number, got {v!r}")

@@ -3,8 +3,9 @@
 Harmlessness and helpfulness are one number per model each, so models can be compared on one plot:
 - each result gets a headline score where higher is better: MIS -> safe rate (100 - ASR, the mean
   over its easy/hard/real splits counting as one benchmark); another safety task -> ``score``,
-  ``safe_rate``, 100 - ``asr``, ``unsafe_accuracy`` or ``accuracy`` (first present); a general task
-  -> ``score``, ``accuracy`` or ``acc``; a task with one metric -> that metric;
+  ``safe_rate``, 100 - ``asr``, ``total_acc`` (MSSBench: mean of safe- and unsafe-situation
+  accuracy) or ``accuracy`` (first present); a general task -> ``score``, ``accuracy`` or ``acc``;
+  a task with a single metric (besides ``unknown``) -> that metric;
 - harmlessness = mean headline score over a model's safety benchmarks (MIS included), helpfulness =
   mean over its general benchmarks. Over-refusal tasks (MOSSBench, white image; lower is better) are
   tabled but kept off both axes. Several results of one task for a model (e.g. two judges) are
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 BASE_COLUMNS: tuple[str, ...] = ("model", "judge", "task", "split", "n", *MIS_METRICS, "n_unknown")
 _SCORE_KEYS = {
     "mis": (),
-    "safety": ("score", "safe_rate", "-asr", "unsafe_accuracy", "accuracy"),
+    "safety": ("score", "safe_rate", "-asr", "total_acc", "accuracy"),
     "over_refusal": ("score", "refusal_rate", "rr"),
     "general": ("score", "accuracy", "acc"),
     "other": ("score",),
@@ -95,9 +96,8 @@ def headline_score(r: RunResult) -> float | None:
             return round(100.0 - r.metrics[key[1:]], 2)
         if key in r.metrics:
             return r.metrics[key]
-    if len(r.metrics) == 1:
-        return next(iter(r.metrics.values()))
-    return None
+    rest = [v for k, v in r.metrics.items() if k != "unknown"]
+    return rest[0] if len(rest) == 1 else None
 
 
 @dataclass

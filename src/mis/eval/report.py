@@ -35,9 +35,11 @@ __all__ = ["ReportError", "ReportPaths", "RunResult", "build_report", "load_runs
 log = logging.getLogger(__name__)
 
 _SCORES_NOTE = (
-    "Higher is better except over-refusal tasks (MOSSBench, white image: refusal rate). MIS counts as one "
-    "benchmark: its safe rate (100 - ASR) averaged over splits. harmlessness = mean over safety benchmarks, "
-    "helpfulness = mean over general benchmarks."
+    "One higher-is-better score per benchmark: safety benchmarks show their safe rate (100 - ASR when "
+    "they report ASR; MSSBench its total accuracy), general ones their accuracy; over-refusal tasks "
+    "(MOSSBench, white image) show their refusal rate, where lower is better, and stay off both means. "
+    "MIS counts as one benchmark: its safe rate averaged over splits. harmlessness = mean over safety "
+    "benchmarks, helpfulness = mean over general benchmarks."
 )
 
 
