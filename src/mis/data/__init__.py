@@ -1,14 +1,18 @@
 """MIS data: the Sample type, the taxonomy, loaders, validation, statistics and exporters."""
 
 from mis.data._errors import DataError, Problem
+from mis.data._export import FORMATS, export
 from mis.data._loader import MISDataset, load
 from mis.data._records import internvl_prompt, strip_placeholders
 from mis.data._schema import KNOWN_SPLITS, Sample
+from mis.data._stats import stats
 from mis.data._taxonomy import CATEGORIES, PARENT, SUB_CATEGORIES, TAXONOMY, category_problem
+from mis.data._validate import validate
 from mis.data._writer import write_mis_layout
 
 __all__ = [
     "CATEGORIES",
+    "FORMATS",
     "KNOWN_SPLITS",
     "PARENT",
     "SUB_CATEGORIES",
@@ -18,8 +22,11 @@ __all__ = [
     "Problem",
     "Sample",
     "category_problem",
+    "export",
     "internvl_prompt",
     "load",
+    "stats",
     "strip_placeholders",
+    "validate",
     "write_mis_layout",
 ]

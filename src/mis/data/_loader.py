@@ -8,7 +8,6 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mis.data._errors import STRUCTURAL, DataError, Problem, error_from
 from mis.data._hub import download, hub_id_of
@@ -102,7 +101,7 @@ def duplicate_problems(samples: Sequence[Sample], files: Sequence[str]) -> list[
 
 
 def _hf_cache(folder: Path, cache_dir: Path | None) -> Path:
-    fingerprints = sorted(str(p.stat().st_mtime_ns) + p.name for p in folder.rglob("*.arrow"))
+    fingerprints = sorted(str(p.stat().st_mtime_ns) + p.name for p in folder.rglob("data-*.arrow"))
     key = hashlib.sha256((str(folder.resolve()) + "|".join(fingerprints)).encode()).hexdigest()[:16]
     base = cache_dir or Path(os.environ.get("MIS_CACHE", "~/.cache/mis")).expanduser()
     return base / "hf-images" / key
@@ -134,8 +133,10 @@ def load_hf(folder: Path, splits: set[str] | None, cache_dir: Path | None) -> li
         if missing:
             raise DataError(f"{folder}: split {part_name or 'default'!r} lacks column(s) {sorted(missing)}; "
                             "expected id, split, question, images, category, sub_category, target")
-        ds = ds.cast_column("images", datasets.Sequence(datasets.Image(decode=False)))
-        for row_index, row in enumerate(ds):
+        # Arrow batches give the stored {bytes, path} structs undecoded, and (unlike cast_column)
+        # write no cache files into the user's folder.
+        rows = (row for batch in ds.with_format("arrow").iter(batch_size=64) for row in batch.to_pylist())
+        for row_index, row in enumerate(rows):
             sid = str(row.get("id") if row.get("id") not in (None, "") else row_index)
             split = row.get("split") or part_name or "train"
             if splits is not None and split not in splits:
@@ -208,10 +209,3 @@ def load(
                             f"{sorted({s.split for s in samples}) or 'no samples of the requested splits'}")
     return MISDataset(root=the_plan.root, samples=samples, format=the_plan.format, files=files)
 
-
-def records_of(source_file: SourceFile) -> list[dict[str, Any]]:
-    """Raw object records of a file (for validation checks that need the original keys)."""
-    records, _ = read_records(source_file.path)
-    if source_file.remap is not None:
-        records = [remap_llamafactory(r, source_file.remap) for r in records]
-    return [r for r in records if isinstance(r, dict)]

@@ -27,7 +27,7 @@ Shape = Literal["test", "sharegpt", "messages"]
 PLACEHOLDER = "<image>"
 # "Image-1: <image>\n" (InternVL's multi-image prompt) or a bare "<image>", with the newline after it.
 _PLACEHOLDER_RE = re.compile(r"(?:Image-\d+:[ \t]*)?<image>[ \t]*\n?")
-_IMAGE_PATH_RE = re.compile(r"^image_path(\d+)$")
+IMAGE_PATH_RE = re.compile(r"^image_path(\d+)$")
 # Keys our exporters add next to the format's own keys so a round trip keeps ids, splits and labels.
 _COMMON_KEYS = ("id", "split", "category", "sub_category", "metadata")
 
@@ -50,7 +50,7 @@ def shape_of(record: Any) -> Shape | None:
         return "sharegpt"
     if "messages" in record:
         return "messages"
-    if "question" in record or any(_IMAGE_PATH_RE.match(k) for k in record):
+    if "question" in record or any(IMAGE_PATH_RE.match(k) for k in record):
         return "test"
     return None
 
@@ -171,7 +171,7 @@ def _parse_test(record: dict[str, Any], ctx: _Ctx, index: int) -> dict[str, Any]
     sid = _record_id(record, index, ctx, required=True)
     question = _text(record, "question", ctx, required=True)
     target = _text(record, "target", ctx, required=False)
-    numbered = sorted((int(m.group(1)), k) for k in record if (m := _IMAGE_PATH_RE.match(k)))
+    numbered = sorted((int(m.group(1)), k) for k in record if (m := IMAGE_PATH_RE.match(k)))
     images: list[str] = []
     for position, (k, key) in enumerate(numbered, start=1):
         value = record[key]

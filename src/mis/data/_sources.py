@@ -169,15 +169,24 @@ def _internvl_files(meta_path: Path, meta: dict[str, Any]) -> tuple[list[SourceF
             problems.append(Problem(display(meta_path), None, name, "entry needs an 'annotation' path",
                                     "bad_shape"))
             continue
-        annotation = Path(entry["annotation"])
-        if not annotation.is_absolute():
-            annotation = meta_path.parent / annotation
-        root = Path(entry.get("root") or ".")
-        if not root.is_absolute():
-            root = meta_path.parent / root
+        annotation = _beside(meta_path, Path(entry["annotation"]))
+        root = _beside(meta_path, Path(entry.get("root") or "."))
         split = name[4:] if name.startswith("mis_") else name
         files.append(SourceFile(annotation, split, root, "sharegpt"))
     return files, problems
+
+
+def _beside(meta_path: Path, path: Path) -> Path:
+    """Resolve a path from an InternVL meta file.
+
+    Relative paths resolve beside the meta file; absolute ones that no longer exist (the folder was
+    moved) fall back to the same name beside it.
+    """
+    if not path.is_absolute():
+        return meta_path.parent / path
+    if not path.exists() and (meta_path.parent / path.name).exists():
+        return meta_path.parent / path.name
+    return path
 
 
 def _is_internvl_meta(data: Any) -> bool:
