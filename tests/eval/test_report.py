@@ -6,6 +6,8 @@ import csv
 import json
 import logging
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -323,3 +325,65 @@ def test_bad_sample_row_names_line(runs: dict[str, Path], tmp_path: Path) -> Non
     (run / "samples.jsonl").write_text("\n".join(lines) + "\n")
     with pytest.raises(ReportError, match=r"samples.jsonl:3: sample hard/3: field 'images'"):
         build_report([run], tmp_path / "out")
+
+
+# A minimal DOM for the report's inline filter script: enough to run it under node without a browser.
+_DOM_SHIM = r"""
+const fs = require("fs");
+const html = fs.readFileSync(process.argv[2], "utf8");
+const script = html.match(/<script>([\s\S]*?)<\/script>/)[1];
+const imageJson = html.match(/id="image-data">([\s\S]*?)<\/script>/)[1];
+function el(props) {
+  return Object.assign({dataset: {}, hidden: false, on: {}, attrs: {},
+    addEventListener(type, fn) { this.on[type] = fn; },
+    getAttribute(n) { return this.attrs[n]; }}, props);
+}
+const re = new RegExp('<article class="card [^"]*" data-model="([^"]*)" data-split="([^"]*)"\\s+' +
+                      'data-category="([^"]*)" data-outcome="([^"]*)"([\\s\\S]*?)</article>', "g");
+const cards = [...html.matchAll(re)].map(m => {
+  const imgs = [...m[5].matchAll(/data-img="(i\d+)"/g)].map(x => el({attrs: {"data-img": x[1]}, src: ""}));
+  return el({dataset: {model: m[1], split: m[2], category: m[3], outcome: m[4]}, textContent: m[5],
+             imgs, querySelectorAll: () => imgs});
+});
+const boxes = [...html.matchAll(/class="f-outcome" value="([^"]*)"/g)]
+  .map(m => el({value: m[1], checked: true}));
+const counts = [...html.matchAll(/class="count" id="count-([^"]*)"/g)]
+  .map(m => el({dataset: {outcome: m[1]}}));
+const ids = {"image-data": {textContent: imageJson}, "f-model": el({value: ""}), "f-split": el({value: ""}),
+  "f-category": el({value: ""}), "f-text": el({value: "", type: "search"}), shown: {}, more: el({})};
+const controls = [...boxes, ids["f-model"], ids["f-split"], ids["f-category"], ids["f-text"]];
+global.document = {getElementById: id => ids[id], querySelectorAll: sel => ({
+  "#cards .card": cards, ".f-outcome": boxes, ".count": counts, "#filters input, #filters select": controls,
+}[sel])};
+eval(script);
+const state = () => {
+  const shown = cards.filter(c => !c.hidden);
+  return {shown: shown.length,
+          counts: Object.fromEntries(counts.map(c => [c.dataset.outcome, Number(c.textContent)])),
+          images: shown.flatMap(c => c.imgs).filter(i => i.src.startsWith("data:image/")).length};
+};
+const out = [state()];
+boxes.find(b => b.value === "refusal").checked = false; boxes[0].on.change(); out.push(state());
+ids["f-model"].value = cards[0].dataset.model; ids["f-model"].on.change(); out.push(state());
+ids["f-text"].value = "pwned"; ids["f-text"].on.input(); out.push(state());
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not installed: HTML filter script not run")
+def test_html_filters_run(cli_report: tuple[Path, str], tmp_path: Path) -> None:
+    out, _ = cli_report
+    shim = tmp_path / "shim.js"
+    shim.write_text(_DOM_SHIM)
+    proc = subprocess.run(["node", str(shim), str(out / "report.html")], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    everything, no_refusals, model_a, search = json.loads(proc.stdout)
+    all_counts = {"attack_success": 3, "safe_reasoning": 5, "refusal": 2, "hallucination": 1, "unknown": 1}
+    assert everything == {"shown": 12, "images": 23, "counts": all_counts}
+    # unticking an outcome hides its cards; the counts beside the boxes follow the other filters only
+    assert no_refusals["shown"] == 10 and no_refusals["counts"] == all_counts
+    assert model_a["shown"] == 4
+    assert model_a["counts"] == {"attack_success": 2, "safe_reasoning": 1, "refusal": 1,
+                                 "hallucination": 0, "unknown": 1}
+    assert search["shown"] == 1 and search["counts"]["attack_success"] == 1
