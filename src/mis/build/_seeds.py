@@ -1,0 +1,92 @@
+"""Read seeds: harmful text queries and/or images from JSONL, CSV or folders.
+
+A seed's id is a hash of its content (query text, image bytes, category), so ids survive reordering
+or editing other lines of the seed files, and identical seeds collapse into one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from mis.build._protocol import file_sha256
+from mis.build._store import Record, stable_hash
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+TEXT_FIELDS = ("query", "question", "text", "prompt", "instruction")
+IMAGE_FIELDS = ("image", "image_path", "image_path1")
+
+
+class SeedError(ValueError):
+    """A seed file is unusable; the message names the file, line and field."""
+
+
+def _seed(query: str | None, image: Path | None, category: str | None, source: str) -> Record:
+    if image is not None and not image.is_file():
+        raise SeedError(f"{source}: field 'image': {image} does not exist")
+    image_hash = file_sha256(image) if image is not None else None
+    sid = "s" + stable_hash([query, image_hash, category])[:12]
+    return {
+        "id": sid,
+        "kind": "image" if image is not None else "text",
+        "query": query or "",
+        "image": str(image.resolve()) if image is not None else None,
+        "category": category or "",
+        "source": source,
+    }
+
+
+def _from_row(row: dict[str, Any], base: Path, source: str) -> Record:
+    query = next((str(row[f]).strip() for f in TEXT_FIELDS if row.get(f)), None)
+    image_value = next((str(row[f]).strip() for f in IMAGE_FIELDS if row.get(f)), None)
+    image = None
+    if image_value:
+        image = Path(image_value)
+        image = image if image.is_absolute() else base / image
+    if not query and image is None:
+        raise SeedError(
+            f"{source}: no query ({'/'.join(TEXT_FIELDS)}) and no image ({'/'.join(IMAGE_FIELDS)})"
+        )
+    category = row.get("category")
+    return _seed(query, image, str(category).strip() if category else None, source)
+
+
+def _read_file(path: Path) -> list[Record]:
+    out = []
+    if path.suffix == ".jsonl":
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SeedError(f"{path}: line {n}: not valid JSON: {exc}") from exc
+            if not isinstance(row, dict):
+                raise SeedError(f"{path}: line {n}: expected a JSON object")
+            out.append(_from_row(row, path.parent, f"{path}:{n}"))
+    elif path.suffix == ".csv":
+        with path.open(newline="", encoding="utf-8") as fh:
+            for n, row in enumerate(csv.DictReader(fh), start=2):
+                out.append(_from_row(row, path.parent, f"{path}:{n}"))
+    elif path.suffix.lower() in IMAGE_SUFFIXES:
+        out.append(_seed(None, path, None, str(path)))
+    else:
+        raise SeedError(f"{path}: unsupported seed file (use .jsonl, .csv, an image, or a folder of them)")
+    return out
+
+
+def read_seeds(paths: list[str], max_seeds: int | None = None) -> list[Record]:
+    """All seeds of the given files/folders, deduplicated, sorted by id, optionally the first N."""
+    seeds: dict[str, Record] = {}
+    for p in paths:
+        path = Path(p)
+        files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+        for f in files:
+            if path.is_dir() and f.suffix.lower() not in (*IMAGE_SUFFIXES, ".jsonl", ".csv"):
+                continue
+            for seed in _read_file(f):
+                seeds.setdefault(seed["id"], seed)
+    ordered = sorted(seeds.values(), key=lambda s: s["id"])
+    return ordered[:max_seeds] if max_seeds is not None else ordered
