@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 #: Outcomes in display order (the MIS enum's values); others seen in the data follow.
 OUTCOMES: tuple[str, ...] = ("attack_success", "safe_reasoning", "refusal", "hallucination", "unknown")
 _SHOWN = {"uid", "id", "split", "category", "sub_category", "question", "images", "response",
-          "perception", "safety", "outcome", "explanation", "judge", "model", "task"}
+          "perception", "safety", "outcome", "label", "explanation", "judge", "model", "task"}
 _TEMPLATE = "report.html.jinja"
 
 
@@ -110,11 +110,13 @@ def build_cards(runs: Sequence[Run], store: ImageStore) -> list[dict[str, Any]]:
                 "uid": uid,
                 "category": _text(row.get("category")) or "-",
                 "sub_category": _text(row.get("sub_category")),
-                "outcome": _text(row.get("outcome")) or "n/a",
+                # MIS rows carry an outcome; other benchmarks' rows a label (unsafe, refusal, C ...)
+                "outcome": _text(row.get("outcome") or row.get("label")) or "n/a",
                 "question": _text(row.get("question")),
                 "response": _text(row.get("response")),
-                "perception": _text(row.get("perception")) or "-",
-                "safety": _text(row.get("safety")) or "-",
+                "perception": _text(row.get("perception")),
+                "safety": _text(row.get("safety")),
+                "mis": "perception" in row or "safety" in row,
                 "explanation": _text(row.get("explanation")),
                 "judge": _text(row.get("judge")),
                 "images": [store.add(p, where) for p in row.get("images", [])],
