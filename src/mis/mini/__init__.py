@@ -1,0 +1,41 @@
+"""MIS-mini: a procedurally rendered multi-image safety world with exact ground truth.
+
+Small enough to build, train on and evaluate on a CPU in minutes (``mis demo``), through the same
+code paths as the real pipeline. Importing this package registers the exact judge ``exact/mis-mini``.
+"""
+
+from mis.eval import register_exact_judge
+from mis.mini._dataset import TEST_SPLITS, MiniConfig, MiniItem, heldout_pairs, plan
+from mis.mini._judge import JUDGE_NAME, judge_mis_mini
+from mis.mini._labels import caption, helpful_answer, refusal, safety_cot, target_for
+from mis.mini._render import render_object, white_image
+from mis.mini._world import Instruction, MiniObject, Rule, World, load_world, with_article
+from mis.mini._write import item_sample, render_item, write_mini
+
+register_exact_judge(JUDGE_NAME, judge_mis_mini)
+
+__all__ = [
+    "JUDGE_NAME",
+    "TEST_SPLITS",
+    "Instruction",
+    "MiniConfig",
+    "MiniItem",
+    "MiniObject",
+    "Rule",
+    "World",
+    "caption",
+    "heldout_pairs",
+    "helpful_answer",
+    "item_sample",
+    "judge_mis_mini",
+    "load_world",
+    "plan",
+    "refusal",
+    "render_item",
+    "render_object",
+    "safety_cot",
+    "target_for",
+    "white_image",
+    "with_article",
+    "write_mini",
+]
