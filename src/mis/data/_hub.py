@@ -27,7 +27,7 @@ def hub_id_of(source: str) -> str | None:
 
 def _fix_hint(repo_id: str) -> str:
     return (
-        f"Download it where the hub is reachable (`huggingface-cli download {repo_id} --repo-type dataset "
+        f"Download it where the hub is reachable (`hf download {repo_id} --repo-type dataset "
         f"--local-dir mis_data`), copy the folder here, and pass the local folder instead, e.g. "
         f"`mis data validate mis_data` or `mis.data.load('mis_data')`."
     )
