@@ -142,6 +142,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def cli_report(runs: dict[str, Path]) -> tuple[Path, str]:
     out = runs["root"] / "report"
+    (out / "charts").mkdir(parents=True)
+    (out / "charts" / "safe_rate_old-model.png").write_bytes(b"stale")
     result = CliRunner().invoke(app, ["report", str(runs["a"]), str(runs["b"]), "--out", str(out)])
     assert result.exit_code == 0, result.output
     return out, result.output
@@ -188,6 +190,7 @@ def test_charts_are_sane_pngs(cli_report: tuple[Path, str]) -> None:
             colours = im.convert("RGB").getcolors(maxcolors=1_000_000)
             assert colours is not None and len(colours) > 10
     assert not (out / "charts" / "harmless_vs_helpful.png").exists()  # MIS only: no general results
+    assert not (out / "charts" / "safe_rate_old-model.png").exists()  # an earlier report's chart is gone
     assert not (out / "scores.csv").exists()
 
 

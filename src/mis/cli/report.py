@@ -17,7 +17,7 @@ _TEXT_COLUMNS = ("model", "judge", "task", "split")
 def report(
     run_dirs: Annotated[list[Path], typer.Argument(
         help="`mis eval` / `mis judge` output folders (each with results.json), or folders holding them.",
-        show_default=False)],
+        show_default=False, metavar="DIR")],
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="Folder for leaderboard.md/.csv, charts/ and report.html.")],
     title: Annotated[str, typer.Option(

@@ -75,6 +75,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path, *, title: str 
     runs = load_runs(run_dirs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    _clear_previous(out)
     results = [r for run in runs for r in run.results]
     columns, rows = leaderboard(results)
     columns = [c for c in columns if any(row.get(c) not in (None, "") for row in rows) or c in
@@ -115,6 +116,14 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path, *, title: str 
     render_html(path=paths.html, title=title, runs=runs, thumb_px=thumb_px, tables=tables, charts=charts)
     log.info("report written to %s (%d runs, %d results)", out, len(runs), len(results))
     return paths
+
+
+def _clear_previous(out: Path) -> None:
+    """Remove what an earlier report wrote here, so no chart of a model left out survives a rebuild."""
+    stale = [out / "scores.csv", *(out / "charts").glob("safe_rate_*.png"),
+             out / "charts" / "harmless_vs_helpful.png"]
+    for path in stale:
+        path.unlink(missing_ok=True)
 
 
 def _file_names(models: Iterable[str]) -> dict[str, str]:
