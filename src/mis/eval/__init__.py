@@ -1,0 +1,38 @@
+"""Evaluate any VLM on MIS: inspect tasks, the MIS judge scorer, metrics, and `run_eval`.
+
+Importing this package is light; inspect is imported by the task, judge and runner modules only when
+they are used (``mis.eval.metrics`` is pure Python).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mis.eval._exact import register_exact_judge
+from mis.eval.metrics import Outcome, Verdict, outcome_of, summarize
+
+if TYPE_CHECKING:
+    from mis.eval._run import EvalConfig, JudgeConfig, run_eval, run_judge
+
+__all__ = [
+    "EvalConfig",
+    "JudgeConfig",
+    "Outcome",
+    "Verdict",
+    "outcome_of",
+    "register_exact_judge",
+    "run_eval",
+    "run_judge",
+    "summarize",
+]
+
+_LAZY = {"EvalConfig": "_run", "JudgeConfig": "_run", "run_eval": "_run", "run_judge": "_run"}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the inspect-backed runner only when it is used."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"mis.eval.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'mis.eval' has no attribute {name!r}")
