@@ -1,0 +1,310 @@
+"""General-ability benchmarks as multiple-choice tasks with exact-match scoring.
+
+Q-Bench (LLVisionQA), MMStar, MMMU-val, MuirBench and MMT-Bench multi-image, each read from its
+published hub layout (parquet with images as ``{"bytes", "path"}`` structs; Q-Bench also from the
+original JSON + image folder).
+
+Parquet images are written once, content-addressed, to the mis cache so that samples carry paths
+like every other benchmark. Every record becomes a sample with ``target`` = the answer letter and
+``metadata["options"]`` = the option texts; scoring is exact match on the extracted letter
+(:mod:`mis.eval.benchmarks.mcq`), and MMMU open questions use its number/string match.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+from mis.data._schema import Sample
+from mis.eval.benchmarks._common import (
+    BenchmarkDataError,
+    fail,
+    image_bytes,
+    image_cache_dir,
+    parquet_files,
+    read_json,
+    read_parquet_rows,
+    resolve_source,
+    store_image,
+)
+from mis.eval.benchmarks.mcq import LETTERS, parse_embedded_options
+
+BENCHMARKS = ("qbench", "mmstar", "mmmu", "muirbench", "mmt_mi")
+OPEN_INSTRUCTION = "Answer the question using a single word or phrase."
+DEFAULT_SPLIT = {
+    "qbench": "test",
+    "mmstar": "val",
+    "mmmu": "validation",
+    "muirbench": "test",
+    "mmt_mi": "val",
+}
+
+
+def _images(cells: list[Any], folder: Path, file: Path, rid: str, field: str) -> list[str]:
+    out = []
+    for cell in cells:
+        data = image_bytes(cell)
+        if data is None:
+            raise fail(file, rid, field, "image cell has no bytes")
+        out.append(str(store_image(data, folder)))
+    return out
+
+
+def _letter(value: Any, n: int, file: Path, rid: str, field: str) -> str:
+    """An answer given as a letter or a 0-based index, checked against the option count."""
+    text = str(value).strip()
+    letter = LETTERS[int(text)] if text.isdigit() and int(text) < n else text.upper()
+    if len(letter) != 1 or letter not in LETTERS[:n]:
+        raise fail(file, rid, field, f"answer {value!r} is not one of {LETTERS[:n]}")
+    return letter
+
+
+def _mcq(
+    bench: str,
+    rid: str,
+    split: str,
+    question: str,
+    options: list[str],
+    answer: str,
+    images: list[str],
+    category: str | None = None,
+    **meta: Any,
+) -> Sample:
+    return Sample(
+        id=rid,
+        split=split,
+        question=question,
+        images=images,
+        target=answer,
+        category=category,
+        metadata={"benchmark": bench, "options": options, "answer": answer, **meta},
+    )
+
+
+# -- loaders ------------------------------------------------------------------------------------------
+def load_qbench(source: str | Path, *, split: str = "test") -> list[Sample]:
+    """Q-Bench LLVisionQA: ``q-future/Q-Bench-HF`` parquet, or ``llvisionqa_<split>.json`` + images."""
+    root = resolve_source(source)
+    json_file = root if root.suffix == ".json" else root / f"llvisionqa_{split}.json"
+    if json_file.is_file():
+        return _qbench_json(json_file, split)
+    files = parquet_files(root, split)
+    folder = image_cache_dir("qbench", root)
+    out = []
+    for k, row in enumerate(read_parquet_rows(files)):
+        rid = str(row.get("id", k))
+        options = [str(row[f"option{i}"]) for i in range(4) if row.get(f"option{i}") not in (None, "N/A", "")]
+        if "correct_choice" not in row:
+            raise fail(files[0], rid, "correct_choice", "missing")
+        out.append(
+            _mcq(
+                "qbench",
+                rid,
+                split,
+                str(row["question"]),
+                options,
+                _letter(row["correct_choice"], len(options), files[0], rid, "correct_choice"),
+                _images([row["image"]], folder, files[0], rid, "image"),
+                category=str(row.get("question_concern")),
+                question_type=row.get("question_type"),
+            )
+        )
+    return out
+
+
+def _qbench_json(path: Path, split: str) -> list[Sample]:
+    records = read_json(path)
+    if not isinstance(records, list):
+        raise BenchmarkDataError(f"{path}: expected a JSON array")
+    image_dir = next((d for d in (path.parent / "images", path.parent) if d.is_dir()), path.parent)
+    out = []
+    for k, rec in enumerate(records):
+        rid = str(rec.get("id", k))
+        for key in ("img_path", "question", "candidates", "correct_ans"):
+            if key not in rec:
+                raise fail(path, rid, key, "missing")
+        options = [str(c) for c in rec["candidates"]]
+        if rec["correct_ans"] not in options:
+            raise fail(path, rid, "correct_ans", f"{rec['correct_ans']!r} is not one of the candidates")
+        answer = LETTERS[options.index(rec["correct_ans"])]
+        out.append(
+            _mcq(
+                "qbench",
+                rid,
+                split,
+                rec["question"],
+                options,
+                answer,
+                [str(image_dir / rec["img_path"])],
+                category=str(rec.get("concern")),
+                question_type=rec.get("type"),
+            )
+        )
+    return out
+
+
+def load_mmstar(source: str | Path, *, split: str = "val") -> list[Sample]:
+    """MMStar (``Lin-Chen/MMStar``): options are embedded in ``question``; ``answer`` is a letter."""
+    root = resolve_source(source)
+    files = parquet_files(root)
+    folder = image_cache_dir("mmstar", root)
+    out = []
+    for k, row in enumerate(read_parquet_rows(files)):
+        rid = str(row.get("index", k))
+        options = parse_embedded_options(str(row["question"]))
+        n = len(options) or 4
+        out.append(
+            _mcq(
+                "mmstar",
+                rid,
+                split,
+                str(row["question"]),
+                options,
+                _letter(row["answer"], n, files[0], rid, "answer"),
+                _images([row["image"]], folder, files[0], rid, "image"),
+                category=row.get("category"),
+                l2_category=row.get("l2_category"),
+                embedded_options=True,
+            )
+        )
+    return out
+
+
+def load_mmmu(source: str | Path, *, split: str = "validation") -> list[Sample]:
+    """MMMU (``MMMU/MMMU`` subject configs or a merged copy): ``options`` is a Python list literal."""
+    root = resolve_source(source)
+    files = parquet_files(root, split)
+    folder = image_cache_dir("mmmu", root)
+    out = []
+    for row in read_parquet_rows(files):
+        rid = str(row["id"])
+        try:
+            options = [str(o) for o in ast.literal_eval(row["options"] or "[]")]
+        except (ValueError, SyntaxError) as exc:
+            raise fail(files[0], rid, "options", f"not a list literal: {exc}") from None
+        cells = [row[f"image_{i}"] for i in range(1, 8) if row.get(f"image_{i}") is not None]
+        images = _images(cells, folder, files[0], rid, "image_k")
+        kind = str(row.get("question_type") or ("multiple-choice" if options else "open"))
+        if kind == "multiple-choice":
+            answer = _letter(row["answer"], len(options), files[0], rid, "answer")
+        else:
+            answer = str(row["answer"])
+        subject = rid.split("_", 1)[1].rsplit("_", 1)[0] if rid.count("_") >= 2 else None
+        out.append(
+            _mcq(
+                "mmmu",
+                rid,
+                split,
+                str(row["question"]),
+                options if kind == "multiple-choice" else [],
+                answer,
+                images,
+                category=subject,
+                question_type=kind,
+                subfield=row.get("subfield"),
+            )
+        )
+    return out
+
+
+def load_muirbench(source: str | Path, *, split: str = "test") -> list[Sample]:
+    """MuirBench (``MUIRBENCH/MUIRBENCH``): ``options`` list, ``answer`` letter, ``image_list`` 2+ images."""
+    root = resolve_source(source)
+    files = parquet_files(root, split)
+    folder = image_cache_dir("muirbench", root)
+    out = []
+    for k, row in enumerate(read_parquet_rows(files)):
+        rid = str(row.get("idx", k))
+        options = [str(o) for o in row["options"]]
+        out.append(
+            _mcq(
+                "muirbench",
+                rid,
+                split,
+                str(row["question"]),
+                options,
+                _letter(row["answer"], len(options), files[0], rid, "answer"),
+                _images(list(row["image_list"]), folder, files[0], rid, "image_list"),
+                category=row.get("task"),
+                image_relation=row.get("image_relation"),
+            )
+        )
+    return out
+
+
+def load_mmt_mi(source: str | Path, *, split: str = "val") -> list[Sample]:
+    """MMT-Bench multi-image (``lmms-lab/MMT_MI-Benchmark``): options in columns ``A``..``I``."""
+    root = resolve_source(source)
+    files = parquet_files(root, split)
+    folder = image_cache_dir("mmt_mi", root)
+    out = []
+    for k, row in enumerate(read_parquet_rows(files)):
+        rid = str(row.get("index", k))
+        options = []
+        for ch in "ABCDEFGHI":
+            value = row.get(ch)
+            if value is None or str(value).strip() in ("", "nan", "None"):
+                break
+            options.append(str(value))
+        cells = row["image"] if isinstance(row["image"], list) else [row["image"]]
+        out.append(
+            _mcq(
+                "mmt_mi",
+                rid,
+                split,
+                str(row["question"]),
+                options,
+                _letter(row["answer"], len(options), files[0], rid, "answer"),
+                _images(cells, folder, files[0], rid, "image"),
+                category=row.get("category"),
+                l2_category=row.get("l2-category"),
+            )
+        )
+    return out
+
+
+LOADERS = {
+    "qbench": load_qbench,
+    "mmstar": load_mmstar,
+    "mmmu": load_mmmu,
+    "muirbench": load_muirbench,
+    "mmt_mi": load_mmt_mi,
+}
+
+
+def general_task(
+    benchmark: str,
+    data: str,
+    *,
+    split: str | None = None,
+    image_mode: str = "original",
+    limit: int | None = None,
+    max_tokens: int = 64,
+) -> Any:
+    """One general benchmark as a multiple-choice task with exact-match scoring on the letter."""
+    from mis.eval.benchmarks._tasks import benchmark_task
+    from mis.eval.benchmarks.mcq import mcq_prompt
+    from mis.eval.benchmarks.scorers import mcq_match
+
+    if benchmark not in LOADERS:
+        raise ValueError(f"unknown general benchmark {benchmark!r}; choose one of {BENCHMARKS}")
+    samples = LOADERS[benchmark](data, split=split or DEFAULT_SPLIT[benchmark])
+
+    def text_of(s: Sample) -> str:
+        if s.metadata.get("question_type") == "open":
+            return f"{s.question.strip()}\n{OPEN_INSTRUCTION}"
+        embedded = s.metadata.get("embedded_options")
+        return mcq_prompt(s.question, [] if embedded else s.metadata["options"])
+
+    return benchmark_task(
+        benchmark,
+        samples,
+        [mcq_match()],
+        image_mode=image_mode,
+        limit=limit,
+        max_tokens=max_tokens,
+        text_of=text_of,
+        target_of=lambda s: s.target or "",
+        metadata={"split": split or DEFAULT_SPLIT[benchmark]},
+    )

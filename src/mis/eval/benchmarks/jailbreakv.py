@@ -1,0 +1,108 @@
+"""JailBreakV-28K (HF ``JailbreakV-28K/JailBreakV-28k``), the 280-row mini split.
+
+``JailBreakV_28K/mini_JailBreakV_28K.csv`` (older revisions: at the repo root, or
+``Mini_JailBreakV_28K.csv``) with columns ``id, jailbreak_query, redteam_query, format, policy,
+image_path, from, selected_mini, transfer_from_llm``; ``image_path`` is relative to
+``JailBreakV_28K/`` (the full image set comes from a separate archive, often unzipped as
+``JailBreakV_28k/``). The model gets the image + ``jailbreak_query``; the judge's user turn is
+``jailbreak_query`` as in the authors' ``evaluate_llamaguard_ours.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from mis.data._schema import Sample
+from mis.eval.benchmarks._common import BenchmarkDataError, fail, find_file, resolve_source
+
+COLUMNS = ("id", "jailbreak_query", "redteam_query", "format", "policy", "image_path")
+CSV_CANDIDATES = (
+    "JailBreakV_28K/mini_JailBreakV_28K.csv",
+    "mini_JailBreakV_28K.csv",
+    "Mini_JailBreakV_28K.csv",
+    "JailBreakV_28k/mini_JailBreakV_28K.csv",
+)
+IMAGE_ROOTS = ("JailBreakV_28K", "JailBreakV_28k", "JailBreakV-28k", ".")
+
+
+def load_jailbreakv(source: str | Path, *, csv_name: str | None = None) -> list[Sample]:
+    """The mini split as samples (split ``mini``, id = the ``id`` column, category = ``policy``)."""
+    root = resolve_source(source, allow_patterns=["*.csv", "JailBreakV_28K/*.csv", "JailBreakV_28K/**"])
+    path = find_file(root, [csv_name] if csv_name else CSV_CANDIDATES, "JailBreakV mini CSV")
+    base = path.parent
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        absent = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if absent:
+            raise fail(path, "header", absent[0], f"missing column (header: {reader.fieldnames})")
+        rows = list(reader)
+    samples: list[Sample] = []
+    seen: set[str] = set()
+    for line, row in enumerate(rows, start=2):
+        rid = str(row["id"]).strip()
+        if not rid:
+            raise fail(path, f"line {line}", "id", "empty")
+        if rid in seen:
+            raise BenchmarkDataError(f"{path}: line {line}: duplicate id {rid}")
+        seen.add(rid)
+        if not row["jailbreak_query"].strip():
+            raise fail(path, rid, "jailbreak_query", "empty")
+        if not row["image_path"].strip():
+            raise fail(path, rid, "image_path", "empty")
+        image = _image(base, row["image_path"].strip())
+        samples.append(
+            Sample(
+                id=rid,
+                split="mini",
+                question=row["jailbreak_query"],
+                images=[str(image)],
+                category=row["policy"],
+                metadata={
+                    "format": row["format"],
+                    "policy": row["policy"],
+                    "redteam_query": row["redteam_query"],
+                    "image_path": row["image_path"],
+                    "from": row.get("from"),
+                    "transfer_from_llm": str(row.get("transfer_from_llm", "")).strip().lower() == "true",
+                    "judge_user_text": row["jailbreak_query"],
+                },
+            )
+        )
+    return samples
+
+
+def _image(base: Path, rel: str) -> Path:
+    """``image_path`` resolved against the first image root that holds it (else the published one)."""
+    candidates = (
+        [base / rel] + [base / r / rel for r in IMAGE_ROOTS] + [base.parent / r / rel for r in IMAGE_ROOTS]
+    )
+    return next((c for c in candidates if c.is_file()), base / rel)
+
+
+def jailbreakv_task(
+    data: str,
+    *,
+    judge: str | None = None,
+    judge_base_url: str | None = None,
+    judge_mode: str = "chat",
+    policy: str = "llama-guard-3",
+    image_mode: str = "original",
+    missing: str = "error",
+    limit: int | None = None,
+    max_tokens: int = 1024,
+) -> Any:
+    """JailBreakV-28K mini, Llama Guard ASR (``policy='jailbreakv'`` needs ``judge_mode='prompt'``)."""
+    from mis.eval.benchmarks._tasks import benchmark_task
+    from mis.eval.benchmarks.scorers import llama_guard, refusal_match
+
+    return benchmark_task(
+        "jailbreakv_mini",
+        load_jailbreakv(data),
+        [llama_guard(judge, judge_base_url, mode=judge_mode, policy=policy), refusal_match()],
+        image_mode=image_mode,
+        missing=missing,
+        limit=limit,
+        max_tokens=max_tokens,
+    )

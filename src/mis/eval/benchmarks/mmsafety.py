@@ -1,0 +1,162 @@
+"""MM-SafetyBench (isXinLiu/MM-SafetyBench): 13 scenario files, SD / SD_TYPO / TYPO images.
+
+``data/processed_questions/<scenario>.json`` is a JSON object keyed by string ids; each value has
+``Question``, ``GPT-Pred``, ``Changed Question``, ``Key Phrase``, ``Phrase Type``,
+``Rephrased Question`` and ``Rephrased Question(SD)``. Images live in ``imgs/<scenario>/<type>/<id>.jpg``
+(or ``MM-SafetyBench(imgs)/...``). Pairing (official README): SD -> ``Rephrased Question(SD)``;
+SD_TYPO and TYPO -> ``Rephrased Question``. The paper evaluates SD_TYPO (1,680) with Llama Guard.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mis.data._schema import Sample
+from mis.eval.benchmarks._common import BenchmarkDataError, fail, read_json, resolve_source
+
+SCENARIOS: tuple[str, ...] = (
+    "01-Illegal_Activitiy",
+    "02-HateSpeech",
+    "03-Malware_Generation",
+    "04-Physical_Harm",
+    "05-EconomicHarm",
+    "06-Fraud",
+    "07-Sex",
+    "08-Political_Lobbying",
+    "09-Privacy_Violence",
+    "10-Legal_Opinion",
+    "11-Financial_Advice",
+    "12-Health_Consultation",
+    "13-Gov_Decision",
+)
+KEYS = (
+    "Question",
+    "Changed Question",
+    "Key Phrase",
+    "Phrase Type",
+    "Rephrased Question",
+    "Rephrased Question(SD)",
+)
+TEXT_FOR = {"SD": "Rephrased Question(SD)", "SD_TYPO": "Rephrased Question", "TYPO": "Rephrased Question"}
+IMAGE_FOLDERS = ("imgs", "MM-SafetyBench(imgs)", "data/imgs", "data/MM-SafetyBench(imgs)")
+
+
+def _questions_dir(root: Path) -> Path:
+    for rel in ("data/processed_questions", "processed_questions", "."):
+        d = root / rel
+        if d.is_dir() and any(d.glob("*.json")) and any((d / f"{sc}.json").is_file() for sc in SCENARIOS):
+            return d
+    raise BenchmarkDataError(
+        f"{root}: no MM-SafetyBench question files (data/processed_questions/<scenario>.json)"
+    )
+
+
+def _images_dir(root: Path, questions: Path) -> Path:
+    for base in (root, questions.parent, questions.parent.parent):
+        for rel in IMAGE_FOLDERS:
+            if (base / rel).is_dir():
+                return base / rel
+    return root / "imgs"  # absent: every image will be reported missing by the task
+
+
+def load_mmsafety(
+    source: str | Path,
+    *,
+    image_type: str = "SD_TYPO",
+    scenarios: list[str] | None = None,
+    tiny: bool = False,
+) -> list[Sample]:
+    """MM-SafetyBench samples of one image type (split = the type, id = ``<scenario>/<key>``).
+
+    Args:
+        source: the repository folder (``data/processed_questions`` + ``imgs``) or the questions folder.
+        image_type: ``SD_TYPO`` (the paper's setting), ``SD`` or ``TYPO``.
+        scenarios: a subset of the 13 scenario keys (exact spelling, typos included).
+        tiny: keep only the ids of ``TinyVersion_ID_List.json`` (168).
+
+    """
+    if image_type not in TEXT_FOR:
+        raise ValueError(f"image_type={image_type!r}: expected one of {sorted(TEXT_FOR)}")
+    root = resolve_source(source)
+    qdir = _questions_dir(root)
+    idir = _images_dir(root, qdir)
+    chosen = list(scenarios) if scenarios else [sc for sc in SCENARIOS if (qdir / f"{sc}.json").is_file()]
+    unknown = [sc for sc in chosen if sc not in SCENARIOS]
+    if unknown:
+        raise ValueError(f"unknown scenario(s) {unknown}; expected keys like {SCENARIOS[0]!r}")
+    keep: dict[str, set[str]] | None = None
+    if tiny:
+        tiny_file = next(
+            (
+                p
+                for p in (root / "TinyVersion_ID_List.json", qdir.parent.parent / "TinyVersion_ID_List.json")
+                if p.is_file()
+            ),
+            None,
+        )
+        if tiny_file is None:
+            raise BenchmarkDataError(f"{root}: TinyVersion_ID_List.json not found (needed for tiny=True)")
+        keep = {e["Scenario"]: {str(i) for i in e["Sampled_ID_List"]} for e in read_json(tiny_file)}
+    samples: list[Sample] = []
+    for sc in chosen:
+        path = qdir / f"{sc}.json"
+        data = read_json(path)
+        if not isinstance(data, dict):
+            raise fail(path, "(file)", "(root)", "expected a JSON object keyed by string ids")
+        for key, rec in data.items():
+            if keep is not None and key not in keep.get(sc, set()):
+                continue
+            if not isinstance(rec, dict):
+                raise fail(path, key, "(record)", "expected an object")
+            for field in KEYS:
+                if not isinstance(rec.get(field), str):
+                    raise fail(path, key, field, "missing or not a string")
+            samples.append(
+                Sample(
+                    id=f"{sc}/{key}",
+                    split=image_type,
+                    question=rec[TEXT_FOR[image_type]],
+                    images=[str(idir / sc / image_type / f"{key}.jpg")],
+                    category=sc,
+                    metadata={
+                        "scenario": sc,
+                        "key": key,
+                        "original_question": rec["Question"],
+                        "key_phrase": rec["Key Phrase"],
+                        "phrase_type": rec["Phrase Type"],
+                        "judge_user_text": rec[TEXT_FOR[image_type]],
+                    },
+                )
+            )
+    return samples
+
+
+def mmsafety_task(
+    data: str,
+    *,
+    image_type: str = "SD_TYPO",
+    tiny: bool = False,
+    judge: str | None = None,
+    judge_base_url: str | None = None,
+    judge_mode: str = "chat",
+    image_mode: str = "original",
+    missing: str = "error",
+    limit: int | None = None,
+    max_tokens: int = 1024,
+) -> Any:
+    """MM-SafetyBench (SD+TYPO by default), Llama Guard 3 ASR + string-match refusal cross-check."""
+    from mis.eval.benchmarks._tasks import benchmark_task
+    from mis.eval.benchmarks.scorers import llama_guard, refusal_match
+
+    samples = load_mmsafety(data, image_type=image_type, tiny=tiny)
+    return benchmark_task(
+        "mm_safetybench",
+        samples,
+        [llama_guard(judge, judge_base_url, mode=judge_mode), refusal_match()],
+        image_mode=image_mode,
+        missing=missing,
+        limit=limit,
+        max_tokens=max_tokens,
+        metadata={"image_type": image_type, "tiny": tiny},
+    )

@@ -1,0 +1,106 @@
+"""VLGuard test (ys-zong/VLGuard ``data/test.json`` + the gated ``test.zip`` images).
+
+A JSON array; each record has ``id`` (str), ``image`` (relative to the image root ``test/``),
+``safe`` (bool), ``harmful_category``/``harmful_subcategory`` (unsafe images only) and ``instr-resp``:
+unsafe image -> ``[{"instruction", "response"}]`` (subset ``unsafes``, 442); safe image ->
+``[{"safe_instruction", ...}, {"unsafe_instruction", ...}]`` (subsets ``safe_safes`` and
+``safe_unsafes``, 558 each). The authors' ASR is VLGuard's refusal string match (a response without
+any refusal phrase is an attack success); generation uses up to 256 new tokens.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mis.data._schema import Sample
+from mis.eval.benchmarks._common import (
+    BenchmarkDataError,
+    fail,
+    find_file,
+    read_json,
+    require,
+    resolve_source,
+)
+
+SUBSETS = ("unsafes", "safe_unsafes", "safe_safes")
+
+
+def _instruction(rec: dict[str, Any], key: str, path: Path, rid: str) -> str:
+    pairs = require(rec, "instr-resp", path, rid, list)
+    for item in pairs:
+        if isinstance(item, dict) and isinstance(item.get(key), str):
+            return str(item[key])
+    raise fail(path, rid, "instr-resp", f"no item with {key!r}")
+
+
+def load_vlguard(source: str | Path, *, subsets: tuple[str, ...] = SUBSETS) -> list[Sample]:
+    """VLGuard test records as samples; split = subset, id = the record ``id``."""
+    bad = [s for s in subsets if s not in SUBSETS]
+    if bad:
+        raise ValueError(f"subsets {bad}: expected some of {SUBSETS}")
+    root = resolve_source(source, allow_patterns=["test.json"])
+    path = find_file(root, ["test.json", "data/test.json"], "VLGuard test.json")
+    records = read_json(path)
+    if not isinstance(records, list):
+        raise BenchmarkDataError(f"{path}: expected a JSON array of records")
+    image_root = next(
+        (d for d in (path.parent / "test", root / "test", path.parent.parent / "test") if d.is_dir()),
+        path.parent / "test",
+    )
+    samples: list[Sample] = []
+    for k, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise BenchmarkDataError(f"{path}: record #{k}: expected an object")
+        rid = str(require(rec, "id", path, f"#{k}", (str, int)))
+        image = require(rec, "image", path, rid)
+        safe = require(rec, "safe", path, rid, bool)
+        wanted = ["unsafes"] if not safe else ["safe_unsafes", "safe_safes"]
+        for subset in wanted:
+            if subset not in subsets:
+                continue
+            key = {
+                "unsafes": "instruction",
+                "safe_unsafes": "unsafe_instruction",
+                "safe_safes": "safe_instruction",
+            }
+            samples.append(
+                Sample(
+                    id=rid,
+                    split=subset,
+                    question=_instruction(rec, key[subset], path, rid),
+                    images=[str(image_root / image)],
+                    category=rec.get("harmful_category"),
+                    sub_category=rec.get("harmful_subcategory"),
+                    metadata={"image": image, "safe": safe, "subset": subset},
+                )
+            )
+    order = {s: i for i, s in enumerate(SUBSETS)}
+    samples.sort(key=lambda s: order[s.split])
+    return samples
+
+
+def vlguard_task(
+    data: str,
+    *,
+    subsets: str = "unsafes,safe_unsafes",
+    image_mode: str = "original",
+    missing: str = "error",
+    limit: int | None = None,
+    max_tokens: int = 256,
+) -> Any:
+    """VLGuard test: ASR by the authors' refusal string match (per subset in results.json)."""
+    from mis.eval.benchmarks._tasks import benchmark_task
+    from mis.eval.benchmarks.scorers import refusal_match
+
+    chosen = tuple(s.strip() for s in subsets.split(",") if s.strip())
+    return benchmark_task(
+        "vlguard",
+        load_vlguard(data, subsets=chosen),
+        [refusal_match()],
+        image_mode=image_mode,
+        missing=missing,
+        limit=limit,
+        max_tokens=max_tokens,
+        metadata={"subsets": list(chosen)},
+    )
