@@ -218,7 +218,7 @@ def plan_folder(folder: Path) -> Plan:
                        key=_split_order)
     if mis_files:
         return Plan("mis", folder, [SourceFile(p, _split_of(p), folder) for p in mis_files])
-    jsonl = sorted(folder.glob("*.jsonl"))
+    jsonl = sorted(folder.glob("*.jsonl"), key=_split_order)
     if jsonl:
         return Plan(fmt or "messages", folder, [SourceFile(p, _split_of(p), folder) for p in jsonl])
     found = ", ".join(sorted(p.name for p in folder.iterdir())[:10]) or "nothing"
