@@ -13,8 +13,10 @@ import base64
 import io
 import json
 import logging
+import os
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,56 +33,73 @@ _TEMPLATE = "report.html.jinja"
 
 
 class ImageStore:
-    """Thumbnails keyed by path, encoded once; missing or broken images are remembered with why."""
+    """Thumbnails keyed by path, each encoded once (in threads: PIL decodes without the GIL).
 
-    def __init__(self, max_px: int = 256) -> None:
+    Images are registered while the cards are built, then encoded together; a missing or broken one
+    is remembered with the reason and logged once, naming where it was first referenced.
+    """
+
+    def __init__(self, max_px: int = 256, workers: int | None = None) -> None:
         self.max_px = max_px
-        self.uris: dict[str, str] = {}
-        self._keys: dict[str, str] = {}
-        self.problems: dict[str, str] = {}
+        self.workers = workers or min(8, os.cpu_count() or 1)
+        self.uris: dict[str, str] = {}  # key -> data URI
+        self.problems: dict[str, str] = {}  # path -> why it is not shown
+        self._keys: dict[str, str] = {}  # path -> key
+        self._where: dict[str, str] = {}  # path -> first reference, for the warning
 
-    def add(self, path: str, where: str) -> dict[str, str]:
-        """Register one image; returns ``{"key"}`` or ``{"missing", "why"}`` for the template."""
-        if path in self._keys:
-            return {"key": self._keys[path]}
+    def register(self, path: str, where: str) -> None:
+        """Note that a card shows ``path`` (``where`` names the sample for the warning)."""
+        if path not in self._keys:
+            self._keys[path] = f"i{len(self._keys)}"
+            self._where[path] = where
+
+    def encode_all(self) -> None:
+        """Encode every registered image that is not encoded yet."""
+        todo = [p for p in self._keys if self._keys[p] not in self.uris and p not in self.problems]
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            outcomes = list(pool.map(self._try_encode, todo))
+        for path, (uri, why) in zip(todo, outcomes, strict=True):
+            if uri is not None:
+                self.uris[self._keys[path]] = uri
+            else:
+                self.problems[path] = why
+                log.warning("%s: image %s: %s; the report shows a placeholder", self._where[path], path, why)
+
+    def ref(self, path: str) -> dict[str, str]:
+        """``{"key"}`` for the template, or ``{"missing", "why"}`` for a placeholder box."""
         if path in self.problems:
             return {"missing": path, "why": self.problems[path]}
+        return {"key": self._keys[path]}
+
+    def _try_encode(self, path: str) -> tuple[str | None, str]:
         try:
-            uri = self._encode(Path(path))
+            return self._encode(Path(path)), ""
         except FileNotFoundError:
-            why = "file not found"
-        except OSError as err:  # PIL.UnidentifiedImageError and friends subclass OSError
-            why = f"cannot read image: {err}"
-        else:
-            key = f"i{len(self._keys)}"
-            self._keys[path] = key
-            self.uris[key] = uri
-            return {"key": key}
-        self.problems[path] = why
-        log.warning("%s: image %s: %s; the report shows a placeholder", where, path, why)
-        return {"missing": path, "why": why}
+            return None, "file not found"
+        except (OSError, ValueError) as err:  # PIL.UnidentifiedImageError is an OSError
+            return None, f"cannot read image: {err}"
 
     def _encode(self, path: Path) -> str:
         from PIL import Image
 
         with Image.open(path) as im:
+            im.draft("RGB", (2 * self.max_px, 2 * self.max_px))  # JPEG: decode at reduced size
             im.load()
-            if im.mode in ("RGBA", "LA", "P"):
+            if im.mode in ("RGBA", "LA", "P", "PA"):
                 rgba = im.convert("RGBA")
-                flat = Image.new("RGB", rgba.size, "white")
-                flat.paste(rgba, mask=rgba.getchannel("A"))
-                img = flat
+                img = Image.new("RGB", rgba.size, "white")
+                img.paste(rgba, mask=rgba.getchannel("A"))
             else:
                 img = im.convert("RGB")
-        img.thumbnail((self.max_px, self.max_px))
-        encoded = {}
-        for fmt, mime, kwargs in (("PNG", "image/png", {"optimize": True}),
-                                  ("JPEG", "image/jpeg", {"quality": 82})):
-            buf = io.BytesIO()
-            img.save(buf, format=fmt, **kwargs)
-            encoded[mime] = buf.getvalue()
-        mime, data = min(encoded.items(), key=lambda kv: len(kv[1]))
-        return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+        img.thumbnail((self.max_px, self.max_px), reducing_gap=2.0)
+        buf = io.BytesIO()
+        if img.getcolors(256) is not None:  # flat, few colours (renders, charts): PNG is small and exact
+            img.save(buf, format="PNG", optimize=True)
+            mime = "image/png"
+        else:  # photos and generated images
+            img.save(buf, format="JPEG", quality=82)
+            mime = "image/jpeg"
+        return f"data:{mime};base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
 
 
 def file_data_uri(path: Path) -> str:
@@ -104,6 +123,8 @@ def build_cards(runs: Sequence[Run], store: ImageStore) -> list[dict[str, Any]]:
             where = f"{samples_file}:{row['_line']} (sample {uid})"
             extra = [(k, _text(v)[:2000]) for k, v in row.items()
                      if k not in _SHOWN and not k.startswith("_")]
+            for path in row.get("images", []):
+                store.register(path, where)
             cards.append({
                 "model": row_model(run, row),
                 "split": row_split(run, row),
@@ -119,9 +140,12 @@ def build_cards(runs: Sequence[Run], store: ImageStore) -> list[dict[str, Any]]:
                 "mis": "perception" in row or "safety" in row,
                 "explanation": _text(row.get("explanation")),
                 "judge": _text(row.get("judge")),
-                "images": [store.add(p, where) for p in row.get("images", [])],
+                "image_paths": list(row.get("images", [])),
                 "extra": extra,
             })
+    store.encode_all()
+    for card in cards:
+        card["images"] = [store.ref(p) for p in card.pop("image_paths")]
     return cards
 
 
