@@ -24,7 +24,7 @@ from mis.eval.benchmarks.mmsafety import load_mmsafety
 from mis.eval.benchmarks.mossbench import load_mossbench
 from mis.eval.benchmarks.mssbench import load_mssbench
 from mis.eval.benchmarks.siuo import load_siuo
-from mis.eval.benchmarks.suite import SUITES, SuiteConfig, run_benchmark, run_suite
+from mis.eval.benchmarks.suite import SUITES, SuiteConfig, run_benchmarks, run_suite
 from mis.eval.benchmarks.transforms import IMAGE_MODES, apply_image_mode, white_image
 from mis.eval.benchmarks.vlguard import load_vlguard
 
@@ -55,7 +55,7 @@ __all__ = [
     "parse_mssbench",
     "parse_siuo",
     "render_typography",
-    "run_benchmark",
+    "run_benchmarks",
     "run_suite",
     "typography_text",
     "white_image",

@@ -47,6 +47,11 @@ def to_inspect_sample(s: Sample, text: str | None = None, target: str = "") -> A
     return InspectSample(input=[ChatMessageUser(content=content)], target=target, id=s.uid, metadata=meta)
 
 
+def dataset_name(benchmark: str, image_mode: str) -> str:
+    """The inspect dataset name of a benchmark run: how a log is mapped back to its benchmark."""
+    return benchmark if image_mode == "original" else f"{benchmark}@{image_mode}"
+
+
 def benchmark_task(
     name: str,
     samples: Sequence[Sample],
@@ -82,7 +87,7 @@ def benchmark_task(
             to_inspect_sample(s, text_of(s) if text_of else None, target_of(s) if target_of else "")
             for s in chosen
         ],
-        name=name,
+        name=dataset_name(name, image_mode),
     )
     return Task(
         dataset=dataset,

@@ -79,39 +79,57 @@ def _task(name: str, data: str, judge: str | None, cfg: SuiteConfig, image_mode:
     return factory(**kwargs)
 
 
-def _run_one(task: Any, model: str, log_dir: Path, cfg: SuiteConfig) -> Any:
-    """Evaluate ``task`` into ``log_dir``, resuming an unfinished log there; returns the EvalLog."""
+def _evaluate(units: dict[str, Any], model: str, log_dir: Path, cfg: SuiteConfig) -> dict[str, Any]:
+    """Run the tasks of ``units`` (dataset name -> Task) in ONE inspect eval (one model load).
+
+    Logs already in ``log_dir`` are reused: finished ones as they are, unfinished ones through
+    ``eval_retry`` (which keeps their finished samples), so a killed suite resumes per sample.
+    Returns dataset name -> the full EvalLog.
+    """
     from inspect_ai import eval as inspect_eval
     from inspect_ai import eval_retry
     from inspect_ai.log import list_eval_logs, read_eval_log
 
-    unfinished = (
-        [
-            info
-            for info in list_eval_logs(str(log_dir))
-            if read_eval_log(info, header_only=True).status != "success"
-        ]
-        if log_dir.is_dir()
-        else []
-    )
-    common: dict[str, Any] = {"log_dir": str(log_dir), "display": "none", "max_samples": cfg.max_samples}
-    if unfinished:
-        log.info("resuming %s", unfinished[0].name)
-        logs = eval_retry(unfinished[0], **common)
-    else:
-        logs = inspect_eval(
-            task,
+    common: dict[str, Any] = {
+        "log_dir": str(log_dir),
+        "display": "none",
+        "max_samples": cfg.max_samples,
+        "max_tasks": max(1, len(units)),
+    }
+    found: dict[str, Any] = {}
+    retry: list[Any] = []
+    if log_dir.is_dir():
+        for info in list_eval_logs(str(log_dir)):
+            header = read_eval_log(info, header_only=True)
+            key = header.eval.dataset.name
+            if key not in units or key in found:
+                continue
+            if header.status == "success":
+                found[key] = info
+            else:
+                retry.append(info)
+                found[key] = None
+    fresh = [task for key, task in units.items() if key not in found]
+    logs: list[Any] = []
+    if retry:
+        log.info("resuming %d unfinished benchmark log(s)", len(retry))
+        logs += eval_retry(retry, **common)
+    if fresh:
+        logs += inspect_eval(
+            fresh,
             model=model,
             model_base_url=cfg.model_base_url,
             model_args=cfg.model_args,
             fail_on_error=False,
             **common,
         )
-    result = logs[0]
-    if result.status != "success":
-        message = result.error.message if result.error else "no error recorded"
-        raise RuntimeError(f"{task.name}: inspect run ended with status {result.status}: {message}")
-    return read_eval_log(result.location)
+    for result in logs:
+        key = result.eval.dataset.name
+        if result.status != "success":
+            message = result.error.message if result.error else "no error recorded"
+            raise RuntimeError(f"{key}: inspect run ended with status {result.status}: {message}")
+        found[key] = result.location
+    return {key: read_eval_log(found[key]) for key in units}
 
 
 def _write(folder: Path, result: dict[str, Any], rows: Sequence[Mapping[str, Any]]) -> None:
@@ -144,37 +162,66 @@ def _result(
     }
 
 
-def run_benchmark(
-    name: str, model: str, judge: str | None, data: str | Path, out: Path, cfg: SuiteConfig | None = None
-) -> dict[str, Any]:
-    """Run one benchmark into ``out/<name>/`` and return its results.json content."""
-    cfg = cfg or SuiteConfig()
-    folder = out / name
-    done = folder / "results.json"
-    if done.is_file():
-        log.info("%s: results.json exists, not rerun", name)
-        return dict(json.loads(done.read_text(encoding="utf-8")))
-    if name == "white_image":
-        rows: list[dict[str, Any]] = []
-        per_mode: dict[str, Any] = {}
-        for mode in WHITE_MODES:
-            elog = _run_one(_task(name, str(data), judge, cfg, mode), model, folder / "logs" / mode, cfg)
-            part = sample_rows(name, elog.samples or [], model)
-            rows += part
-            per_mode[mode] = compute(name, part)["metrics"]
-        result = _result(name, model, judge, rows, {"by_image_mode": per_mode})
-        result["metrics"] = {
-            "refusal_rate": per_mode["white"]["refusal_rate"],
-            **{f"refusal_rate_{m}": per_mode[m]["refusal_rate"] for m in WHITE_MODES},
-            "unknown": result["metrics"]["unknown"],
-        }
-        result["n"] = len(rows)
-    else:
-        elog = _run_one(_task(name, str(data), judge, cfg), model, folder / "logs", cfg)
+def _units(name: str, data: str, judge: str | None, cfg: SuiteConfig) -> dict[str, Any]:
+    """Dataset name -> Task for one benchmark (the white-image test is three runs)."""
+    from mis.eval.benchmarks._tasks import dataset_name
+
+    modes = WHITE_MODES if name == "white_image" else ("original",)
+    return {dataset_name(name, m): _task(name, data, judge, cfg, m) for m in modes}
+
+
+def _collect(name: str, model: str, judge: str | None, logs: Mapping[str, Any]) -> tuple[dict, list[dict]]:
+    """results.json content and samples.jsonl rows of one benchmark from its EvalLog(s)."""
+    from mis.eval.benchmarks._tasks import dataset_name
+
+    if name != "white_image":
+        elog = logs[dataset_name(name, "original")]
         rows = sample_rows(name, elog.samples or [], model)
-        result = _result(name, model, judge, rows, {"log": str(elog.location)})
-    _write(folder, result, rows)
-    return result
+        return _result(name, model, judge, rows, {"log": str(elog.location)}), rows
+    rows = []
+    per_mode: dict[str, Any] = {}
+    for mode in WHITE_MODES:
+        part = sample_rows(name, logs[dataset_name(name, mode)].samples or [], model)
+        rows += part
+        per_mode[mode] = compute(name, part)["metrics"]
+    result = _result(name, model, judge, rows, {"by_image_mode": per_mode})
+    result["metrics"] = {
+        "refusal_rate": per_mode["white"]["refusal_rate"],
+        **{f"refusal_rate_{m}": per_mode[m]["refusal_rate"] for m in WHITE_MODES},
+        "unknown": result["metrics"]["unknown"],
+    }
+    result["n"] = len(rows)
+    return result, rows
+
+
+def run_benchmarks(
+    names: Sequence[str],
+    model: str,
+    judge: str | None,
+    data_roots: Mapping[str, str | Path],
+    out: Path,
+    cfg: SuiteConfig | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Run ``names`` into ``out/<name>/`` (one inspect eval for all that are not done yet)."""
+    cfg = cfg or SuiteConfig()
+    results: dict[str, dict[str, Any]] = {}
+    units: dict[str, Any] = {}
+    todo = []
+    for name in names:
+        done = out / name / "results.json"
+        if done.is_file():
+            log.info("%s: results.json exists, not rerun", name)
+            results[name] = dict(json.loads(done.read_text(encoding="utf-8")))
+            continue
+        todo.append(name)
+        units |= _units(name, str(data_roots[DATA_KEY[name]]), judge, cfg)
+    if units:
+        logs = _evaluate(units, model, out / "logs", cfg)
+        for name in todo:
+            result, rows = _collect(name, model, judge, logs)
+            _write(out / name, result, rows)
+            results[name] = result
+    return results
 
 
 def run_suite(
@@ -217,7 +264,6 @@ def run_suite(
         chosen = [b for b in chosen if b in benchmarks]
     cfg = config or SuiteConfig()
     out = Path(out)
-    results: dict[str, Any] = {}
     skipped: dict[str, str] = {}
     runnable = [b for b in chosen if DATA_KEY[b] in data_roots]
     if not runnable:
@@ -225,8 +271,7 @@ def run_suite(
     for bench in chosen:
         if bench not in runnable:
             skipped[bench] = f"no data folder given for {DATA_KEY[bench]!r}"
-            continue
-        results[bench] = run_benchmark(bench, model, judge, data_roots[DATA_KEY[bench]], out, cfg)
+    results = run_benchmarks(runnable, model, judge, data_roots, out, cfg)
     summary = {
         "suite": name,
         "model": model,
