@@ -116,10 +116,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     a_rows = _rows("hard", HARD, A_HARD, data, MODEL_A)
     a_rows[0]["response"] = f"Sure. {XSS} & more"
     run_a = _write_run(root / "run_a", _result("mis_hard", MODEL_A, HARD, A_HARD), a_rows)
-    # model B: a `--split all` run, per-split results under "splits" below an overall one
+    # model B: a `--split all` run as `mis eval` writes it: the overall result with per-split summaries
+    # (no task/model/judge of their own) under "splits"
     b_all = _result("mis", MODEL_B, HARD + EASY, B_HARD + B_EASY)
-    b_all["splits"] = {"hard": _result("mis_hard", MODEL_B, HARD, B_HARD),
-                       "easy": _result("mis_easy", MODEL_B, EASY, B_EASY)}
+    identity = ("task", "model", "judge", "judge_prompt_sha256")
+    b_all["splits"] = {
+        split: {k: v for k, v in _result("", MODEL_B, items, outcomes).items() if k not in identity}
+        for split, items, outcomes in (("hard", HARD, B_HARD), ("easy", EASY, B_EASY))
+    }
     run_b = _write_run(root / "run_b", b_all, _rows("hard", HARD, B_HARD, data, MODEL_B)
                        + _rows("easy", EASY, B_EASY, data, MODEL_B))
     # other benchmarks, as a suite folder holding one run folder per task

@@ -11,6 +11,8 @@ from rich.table import Table
 from mis.cli._app import app, console, fail
 
 _TEXT_COLUMNS = ("model", "judge", "task", "split")
+_TERMINAL_COLUMNS = (*_TEXT_COLUMNS, "n", "asr", "hr", "rsr", "rr", "unknown", "n_unknown", "score",
+                     "accuracy")
 
 
 @app.command("report")
@@ -33,14 +35,27 @@ def report(
         paths = build_report(run_dirs, out, title=title, thumb_px=thumb_px)
     except ReportError as err:
         raise fail(str(err)) from None
-    table = Table(title="Leaderboard", title_justify="left")
-    for col in paths.columns:
+    # the terminal gets the MIS columns (+ a benchmark's headline score); every metric is in the CSV
+    shown = [c for c in paths.columns if c in _TERMINAL_COLUMNS]
+    hidden = len(paths.columns) - len(shown)
+    table = Table(title="Leaderboard", title_justify="left",
+                  caption=f"{hidden} more metric column(s) in leaderboard.csv" if hidden else None)
+    for col in shown:
         folds = col in ("model", "judge")  # long model ids fold; numbers and task names stay whole
         table.add_column(col, justify="left" if col in _TEXT_COLUMNS else "right",
                          overflow="fold" if folds else "ellipsis", no_wrap=not folds)
     for row in paths.rows:
-        table.add_row(*(fmt(row.get(c)) for c in paths.columns))
+        table.add_row(*(fmt(row.get(c)) for c in shown))
     console.print(table)
+    if paths.score_rows:
+        scores = Table(title="Safety and general ability (scoring: docs/report.md)",
+                       title_justify="left")
+        for col in paths.score_columns:
+            scores.add_column(col, justify="left" if col == "model" else "right",
+                              overflow="fold" if col == "model" else "ellipsis", no_wrap=col != "model")
+        for row in paths.score_rows:
+            scores.add_row(*(fmt(row.get(c)) for c in paths.score_columns))
+        console.print(scores)
     console.print(f"leaderboard: {paths.leaderboard_md}  {paths.leaderboard_csv}", highlight=False)
     for model, png in paths.charts.items():
         console.print(f"chart ({model}): {png}", highlight=False)

@@ -56,6 +56,8 @@ class ReportPaths:
     scores_csv: Path | None = None
     columns: list[str] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
+    score_columns: list[str] = field(default_factory=list)  # the side-by-side table (empty: MIS only)
+    score_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 def load_runs(run_dirs: Iterable[str | Path]) -> list[Run]:
@@ -101,6 +103,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path, *, title: str 
         scores = model_scores(results)
         s_cols, s_rows = scores_table(scores)
         paths.scores_csv = write_csv(out / "scores.csv", s_cols, s_rows)
+        paths.score_columns, paths.score_rows = s_cols, s_rows
         md += ["\n## Safety and general ability\n", _SCORES_NOTE + "\n", markdown_table(s_cols, s_rows)]
         tables.append({"title": "Safety and general ability", "note": _SCORES_NOTE, "columns": s_cols,
                        "rows": [[fmt(row.get(c)) for c in s_cols] for row in s_rows]})
