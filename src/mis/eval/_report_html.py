@@ -174,7 +174,8 @@ def render_html(*, path: Path, title: str, runs: Sequence[Run], thumb_px: int,
     cards = build_cards(runs, store)
     outcomes, count_rows, total = outcome_counts(cards)
     template_text = resources.files("mis").joinpath("templates", "report", _TEMPLATE).read_text("utf-8")
-    env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+    env = Environment(autoescape=select_autoescape(default=True, default_for_string=True),
+                      trim_blocks=True, lstrip_blocks=True)
     html = env.from_string(template_text).render(
         title=title,
         tables=tables,
