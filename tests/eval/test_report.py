@@ -273,6 +273,8 @@ def test_results_list_and_tasks_mapping_are_read(tmp_path: Path) -> None:
         "siuo": {"metrics": {"safe_rate": 70.0}, "n": 3},
         "mis_real": {"metrics": _rates(["refusal", "safe_reasoning"]), "n": 2},
     }}))
+    (run / "logs" / "old").mkdir(parents=True)  # inspect's logs are never taken for runs
+    (run / "logs" / "old" / "results.json").write_text("{}")
     [loaded] = load_runs([tmp_path])  # found below the given folder
     got = {(r.task, r.kind, r.split, r.model, r.judge) for r in loaded.results}
     assert got == {("siuo", "safety", "", "m", "j"), ("mis_real", "mis", "real", "m", "j")}

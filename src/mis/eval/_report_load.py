@@ -108,7 +108,8 @@ def find_run_dirs(paths: Iterable[str | Path]) -> list[Path]:
         if (path / RESULTS_FILE).is_file():
             candidates = [path]
         else:
-            candidates = sorted(p.parent for p in path.rglob(RESULTS_FILE) if "logs" not in p.parts)
+            candidates = sorted(p.parent for p in path.rglob(RESULTS_FILE)
+                                if "logs" not in p.relative_to(path).parts)
         if not candidates:
             raise ReportError(f"{path}: no {RESULTS_FILE} in it or below it (is it a `mis eval` --out?)")
         found.extend(c for c in candidates if c.resolve() not in {f.resolve() for f in found})
