@@ -82,7 +82,6 @@ def judge_identity(
         "judge_config": {
             "kind": "model",
             "rubric": rubric,
-            "base_url": base_url,
             "temperature": temperature,
             "max_tokens": max_tokens,
             "parse_retries": parse_retries,
@@ -197,7 +196,7 @@ def mis_judge(
     config = GenerateConfig(
         temperature=temperature,
         max_tokens=max_tokens,
-        response_format=VERDICT_SCHEMA if identity["judge_config"]["structured_output"] else None,
+        response_schema=VERDICT_SCHEMA if identity["judge_config"]["structured_output"] else None,
     )
 
     async def score(state: TaskState, target: Target) -> Score:
