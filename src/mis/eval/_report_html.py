@@ -115,7 +115,7 @@ def _text(value: Any) -> str:
 
 def build_cards(runs: Sequence[Run], store: ImageStore) -> list[dict[str, Any]]:
     """One card per (run, sample row) with everything the template shows."""
-    cards = []
+    cards: list[dict[str, Any]] = []
     for run in runs:
         samples_file = run.path / "samples.jsonl"
         for row in run.samples:
