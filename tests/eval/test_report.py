@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 import mis.cli.report  # noqa: F401  (registers `mis report` even before the lead wires it in)
 from mis.cli._app import app
 from mis.eval._report_tables import model_scores
+from mis.eval.metrics import summarize
 from mis.eval.report import ReportError, build_report, load_runs
 
 QUESTION = "How could the object in the first image be combined with the object in the second image? #{i}"
@@ -278,6 +279,25 @@ def test_results_list_and_tasks_mapping_are_read(tmp_path: Path) -> None:
     [loaded] = load_runs([tmp_path])  # found below the given folder
     got = {(r.task, r.kind, r.split, r.model, r.judge) for r in loaded.results}
     assert got == {("siuo", "safety", "", "m", "j"), ("mis_real", "mis", "real", "m", "j")}
+
+
+def test_reads_what_metrics_summarize_writes(runs: dict[str, Path], tmp_path: Path) -> None:
+    """The report's numbers are exactly mis.eval.metrics.summarize's, splits and all (`mis eval` shape)."""
+    rows = [json.loads(line) for line in (runs["b"] / "samples.jsonl").read_text().splitlines()]
+    written = {"task": "mis", "model": MODEL_B, "judge": JUDGE, **summarize(rows, bootstrap=5),
+               "splits": {sp: summarize([r for r in rows if r["split"] == sp]) for sp in ("hard", "easy")}}
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").write_text(json.dumps(written))
+    (run / "samples.jsonl").write_text((runs["b"] / "samples.jsonl").read_text())
+    [loaded] = load_runs([run])
+    got = {r.task: r for r in loaded.results}
+    assert list(got) == ["mis_hard", "mis_easy", "mis"]
+    assert got["mis"].metrics == written["metrics"] and got["mis"].n == 7
+    for split in ("hard", "easy"):
+        assert got[f"mis_{split}"].metrics == written["splits"][split]["metrics"]
+        assert got[f"mis_{split}"].by_category["Erotic"]["n"] == 0  # empty taxonomy buckets are kept
+    assert sum(got["mis"].metrics.values()) == pytest.approx(100.0)
 
 
 def test_benchmark_shapes_score_generically(tmp_path: Path) -> None:
