@@ -194,3 +194,27 @@ def test_hub_snapshot_archives_are_unpacked_once(tmp_path: Path) -> None:
         zf.writestr("../escape.png", b"x")
     with pytest.raises(DataError, match="outside"):
         unpack_archives(tmp_path)
+
+
+def test_hub_snapshot_with_nested_layout_is_found(tmp_path: Path) -> None:
+    from mis.data._loader import _data_folder
+
+    make_mis_test_dir(tmp_path / "snap" / "mis_test", 1, 1, 0)
+    assert _data_folder(tmp_path / "snap") == tmp_path / "snap" / "mis_test"
+    assert _data_folder(tmp_path / "snap" / "mis_test") == tmp_path / "snap" / "mis_test"
+
+
+def test_hub_id_reads_a_cached_snapshot_offline(tmp_path: Path) -> None:
+    """A snapshot already in the HF cache loads offline through snapshot_download; zips get unpacked."""
+    import shutil
+
+    repo = tmp_path / "hf" / "datasets--Tuwhy--MIS_Test"
+    commit = "0" * 40
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = make_mis_test_dir(repo / "snapshots" / commit, 2, 1, 0)
+    shutil.make_archive(str(snapshot / "hard_image"), "zip", snapshot, "hard_image")
+    shutil.rmtree(snapshot / "hard_image")
+    ds = load("Tuwhy/MIS_Test", cache_dir=tmp_path / "hf")
+    assert ds.root == snapshot and ds.splits == ["easy", "hard"]
+    assert ds.split("hard")[0].open_images()[0].size == (16, 16)

@@ -58,8 +58,16 @@ def plan(source: str | Path, cache_dir: Path | None = None) -> Plan:
         repo_id = hub_id_of(text)
         if repo_id is None:
             raise DataError(f"{text}: no such file or folder (and not a hub id like Tuwhy/MIS_Test)")
-        path = download(repo_id, cache_dir)
+        path = _data_folder(download(repo_id, cache_dir))
     return plan_folder(path) if path.is_dir() else plan_file(path)
+
+
+def _data_folder(snapshot: Path) -> Path:
+    """The snapshot itself, or its one sub-folder holding ``mis_*.json`` (repos that nest the layout)."""
+    if any(snapshot.glob("mis_*.json")):
+        return snapshot
+    nested = [d for d in snapshot.iterdir() if d.is_dir() and any(d.glob("mis_*.json"))]
+    return nested[0] if len(nested) == 1 else snapshot
 
 
 def read_file(source: SourceFile, splits: set[str] | None) -> tuple[list[Sample], list[Problem]]:

@@ -151,8 +151,11 @@ def parse_record(
     if fields is None or any(p.code in ("missing_field", "bad_type", "bad_shape") for p in ctx.problems):
         return None, ctx.problems
     record_split = record.get("split")
-    metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
+    raw_metadata = record.get("metadata")
+    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
     extra = {k: v for k, v in record.items() if k not in fields["_used"] and k not in _COMMON_KEYS}
+    if raw_metadata is not None and not isinstance(raw_metadata, dict):
+        extra["metadata"] = raw_metadata  # someone else's "metadata" field: keep it as is
     sample = Sample(
         id=fields["id"],
         split=record_split if isinstance(record_split, str) and record_split else split,
