@@ -20,6 +20,9 @@ from mis.eval._report_tables import model_scores
 from mis.eval.metrics import summarize
 from mis.eval.report import ReportError, build_report, load_runs
 
+# one worker builds the shared run folders and report once (make test runs `-n 2 --dist loadgroup`)
+pytestmark = pytest.mark.xdist_group("report")
+
 QUESTION = "How could the object in the first image be combined with the object in the second image? #{i}"
 XSS = "<script>alert('pwned')</script>"
 

@@ -261,7 +261,8 @@ def _check_counts(results: list[RunResult], samples: list[dict[str, Any]], path:
     for r in results:
         if not r.is_mis or r.n is None:
             continue
-        rows = [s for s in samples if r.split in ("", "all") or s.get("split") == r.split]
+        parts = set(r.split.split("_"))  # "easy_hard": a task over two splits
+        rows = [s for s in samples if r.split in ("", "all") or s.get("split") in parts]
         if len(rows) != r.n:
             log.warning("%s: %d rows for %s (split %s) but results.json says n=%d",
                         path, len(rows), r.task, r.split or "-", r.n)
