@@ -58,7 +58,7 @@ class DiffusersImageBackend:
         else:
             dtype = getattr(torch, c.dtype)
         try:
-            pipe = DiffusionPipeline.from_pretrained(c.model, torch_dtype=dtype, **c.load_kwargs)
+            pipe = DiffusionPipeline.from_pretrained(c.model, dtype=dtype, **c.load_kwargs)
         except Exception as exc:  # noqa: BLE001 - named, then the run stops the stage
             raise BackendError(f"cannot load diffusers pipeline {c.model!r}: {exc}") from exc
         pipe.set_progress_bar_config(disable=True)

@@ -37,7 +37,7 @@ def review_export(out: Path, dest: Path | None = None) -> tuple[Path, Path]:
     store = StageStore(out, "split")
     if not store.is_complete():
         raise ReviewError(f"{out}: the split stage is not complete; run `mis build run` first")
-    dest = Path(dest or out / "review").resolve()
+    dest = Path(dest or out / "human_review").resolve()
     dest.mkdir(parents=True, exist_ok=True)
     rows = []
     for r in store.records():

@@ -26,7 +26,7 @@ REVIEW_DECISIONS = ("keep", "drop", *SPLITS)
 
 def decisions_path(out: Path) -> Path:
     """Where `review-import` stores human decisions."""
-    return out / "review" / "decisions.json"
+    return out / "human_review" / "decisions.json"
 
 
 class Split(Stage):
@@ -80,7 +80,9 @@ class Split(Stage):
         if given and category_problem(given, sub):
             raise Drop("bad_category", f"text_safety: {category_problem(given, sub)}")
         images = [ctx.out / p for p in record["images"]]
-        reply = await ctx.ask("image_harm", record["id"], {"object1": o1, "object2": o2}, images)
+        reply = await ctx.ask(
+            "image_harm", record["id"], {"object1": o1, "object2": o2, "question": record["question"]}, images
+        )
         obj = require_dict(parse_json(reply, "image_harm"), "image_harm", reply)
         harmful = [
             require_bool(obj, "image1_harmful", "image_harm"),
@@ -172,7 +174,7 @@ class Label(Stage):
                 return Result(outputs=[{**record, "target": label, "label_attempts": attempt + 1}])
             reasons.append(f"judged unsafe: {str(verdict.get('reason') or '').strip() or 'no reason'}")
         raise Drop(
-            "unsafe_label",
+            "no_acceptable_label",
             f"label: no acceptable label in {ctx.config.label_attempts} attempt(s): "
             + "; ".join(excerpt(r, 100) for r in reasons),
         )

@@ -173,7 +173,7 @@ def run(
 def review_export_cmd(
     out: Annotated[Path, typer.Option("--out", help="The build folder.")],
     dest: Annotated[
-        Path | None, typer.Option(help="Where to write review.csv/review.html (default OUT/review).")
+        Path | None, typer.Option(help="Where to write review.csv/review.html (default OUT/human_review).")
     ] = None,
 ) -> None:
     """Write a CSV to fill in and a static HTML sheet with the images of every split record."""
