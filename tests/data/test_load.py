@@ -218,3 +218,11 @@ def test_hub_id_reads_a_cached_snapshot_offline(tmp_path: Path) -> None:
     ds = load("Tuwhy/MIS_Test", cache_dir=tmp_path / "hf")
     assert ds.root == snapshot and ds.splits == ["easy", "hard"]
     assert ds.split("hard")[0].open_images()[0].size == (16, 16)
+
+
+def test_metadata_round_trips_without_changing_the_record_shape(tmp_path: Path) -> None:
+    make_png(tmp_path / "a.png", 0, 1)
+    meta = {"source": "seed-7", "conversations": "not a chat", "image_path9": "x", "split": "odd"}
+    s = Sample(id="1", split="easy", question="q?", images=[str(tmp_path / "a.png")], metadata=meta)
+    back = load(write_mis_layout([s], tmp_path / "o")).samples[0]
+    assert back.metadata == meta and back.images == ["easy_image/1/object1.png"]

@@ -92,7 +92,7 @@ def _internvl(sample: Sample, out: Path) -> dict[str, Any]:
 
 def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -100,7 +100,7 @@ def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
         for record in records:
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
     os.replace(tmp, path)
 
 
@@ -124,7 +124,7 @@ def _export_hf(by_split: dict[str, list[Sample]], out: Path) -> dict[str, str]:
             "id": [s.id for s in samples], "split": [s.split for s in samples],
             "question": [s.question for s in samples], "target": [s.target for s in samples],
             "category": [s.category for s in samples], "sub_category": [s.sub_category for s in samples],
-            "metadata": [json.dumps(s.metadata) if s.metadata else "" for s in samples],
+            "metadata": [json.dumps(s.metadata, default=str) if s.metadata else "" for s in samples],
             "images": [[str(p) for p in s.image_paths()] for s in samples],
         }
         parts[split] = datasets.Dataset.from_dict(columns, features=features)

@@ -65,14 +65,30 @@ def _json_id(sample_id: str) -> int | str:
     return int(sample_id) if sample_id.isdigit() and str(int(sample_id)) == sample_id else sample_id
 
 
+#: Keys that decide a record's shape or hold its images: metadata under these names is nested instead.
+_RESERVED = frozenset({"id", "split", "question", "target", "category", "sub_category", "metadata",
+                       "image", "images", "conversations", "messages"})
+
+
+def _add_metadata(record: dict[str, Any], metadata: dict[str, Any]) -> None:
+    """Metadata keys become record fields (as in the release); colliding ones go under "metadata"."""
+    nested = {}
+    for key, value in metadata.items():
+        if key in _RESERVED or key.startswith("image_path") or key in record:
+            nested[key] = value
+        else:
+            record[key] = value
+    if nested:
+        record["metadata"] = nested
+
+
 def _test_record(sample: Sample, paths: list[str]) -> dict[str, Any]:
     record: dict[str, Any] = {"id": _json_id(sample.id), "category": sample.category,
                               "sub_category": sample.sub_category, "question": sample.question}
     record.update({f"image_path{k}": p for k, p in enumerate(paths, start=1)})
     if sample.target is not None:
         record["target"] = sample.target
-    for key, value in sample.metadata.items():
-        record.setdefault(key, value)
+    _add_metadata(record, sample.metadata)
     return record
 
 
@@ -82,9 +98,7 @@ def _train_record(sample: Sample, paths: list[str]) -> dict[str, Any]:
         turns.append({"from": "gpt", "value": sample.target})
     record: dict[str, Any] = {"id": _json_id(sample.id), "image": paths, "conversations": turns,
                               "category": sample.category, "sub_category": sample.sub_category}
-    for key, value in sample.metadata.items():
-        if key != "conversations":
-            record.setdefault(key, value)
+    _add_metadata(record, {k: v for k, v in sample.metadata.items() if k != "conversations"})
     return record
 
 
@@ -123,6 +137,7 @@ def write_mis_layout(samples: Iterable[Sample], out: Path, *, overwrite: bool = 
     for split, records in by_split.items():
         target = out / f"mis_{split}.json"
         tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(json.dumps(records, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        text = json.dumps(records, indent=2, ensure_ascii=False, default=str)
+        tmp.write_text(text + "\n", encoding="utf-8")
         os.replace(tmp, target)
     return out
