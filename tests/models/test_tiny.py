@@ -37,6 +37,11 @@ def test_loads_offline_generates_and_round_trips(arch, tiny_model_path, tmp_path
     assert info["arch"] == arch
     assert info["params"] == sum(p.numel() for p in model.parameters()) < 5_000_000
 
+    gen = model.generation_config
+    stops = gen.eos_token_id if isinstance(gen.eos_token_id, list) else [gen.eos_token_id]
+    assert processor.tokenizer.eos_token_id in stops
+    assert gen.pad_token_id == processor.tokenizer.pad_token_id is not None
+
     batch = chat_inputs(processor)
     n_image_tokens = int((batch["input_ids"] == model.config.image_token_id).sum())
     assert n_image_tokens == 2 * info["image_tokens_per_image"]

@@ -84,6 +84,9 @@ def tiny_model(
         size.validate(arch)
     except ValueError as exc:
         raise fail(str(exc)) from exc
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one summary table is the output; no per-shard bars
     with console.status(f"building tiny {arch} model"):
         path = make_tiny_model(out, arch, seed=seed, size=size, corpus=lines)
     info = tiny_model_info(path)
