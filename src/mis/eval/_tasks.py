@@ -66,12 +66,14 @@ def _exists(path: str) -> bool:
 
 
 def load_samples(data: str, splits: Sequence[str] | None) -> list[Sample]:
-    """Samples of ``splits`` (all splits when None) from a folder, file or hub id, in source order."""
+    """Samples of ``splits`` (all but train when None) from a folder, file or hub id, in source order."""
     from mis.data import load  # the data helper's loader (folder, MIS train file or hub id)
 
     dataset = load(data, splits=list(splits) if splits is not None else None)
     samples = list(dataset.samples)
-    if splits is not None:
+    if splits is None:  # every evaluation split; training data is never evaluated by default
+        samples = [s for s in samples if s.split != "train"]
+    else:
         samples = [s for s in samples if s.split in splits]
         found = {s.split for s in samples}
         absent = [s for s in splits if s not in found]

@@ -1,0 +1,40 @@
+"""`mis judge` on responses in the authors' JSONL format (paths relative to the MIS test root)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.eval.conftest import EXPECTED_METRICS, JUDGE_SCRIPT, read_jsonl, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def _authors_responses(root: Path, path: Path) -> Path:
+    lines = []
+    for split in ("easy", "hard", "real"):
+        for rec in json.loads((root / f"mis_{split}.json").read_text()):
+            rec = dict(rec, response=f"The first image shows a square and the second a circle ({split}).")
+            lines.append(json.dumps(rec))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_mis_judge_authors_format(tagged_mis: Path, judge_server, tmp_path: Path) -> None:
+    server = judge_server()
+    responses = _authors_responses(tagged_mis, tmp_path / "qwen2_vl_7b.jsonl")
+    out = tmp_path / "judged"
+    args = ["judge", str(responses), "--data", str(tagged_mis), "--judge", "openai-api/judge/judge",
+            "--judge-base-url", server.base_url, "--out", str(out)]
+    proc = run_cli(args)
+    # 25% unknown > the default --fail-on-unknown of 2%: results are written, then exit code 3
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["model"] == "qwen2_vl_7b" and results["task"] == "mis"
+    assert results["metrics"] == EXPECTED_METRICS and results["unknown"] == 2
+    rows = read_jsonl(out / "samples.jsonl")
+    assert {r["uid"]: r["outcome"] for r in rows} == {u: o for u, (_, o) in JUDGE_SCRIPT.items()}
+    assert rows[0]["response"].startswith("The first image shows a square")
+    assert rows[0]["images"][0] == str((tagged_mis / "easy_image/1/object1.png").resolve())

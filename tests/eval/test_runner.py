@@ -1,0 +1,95 @@
+"""The runner in-process: exact-judge plumbing, identity refusal, responses parsing, checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mis.eval import JudgeConfig, Verdict, register_exact_judge, run_judge
+from mis.eval._checkpoint import Checkpoint
+from mis.eval._responses import read_responses
+from mis.eval._run import RunMismatchError
+from tests.eval.conftest import JUDGE_SCRIPT, read_jsonl, uid_of
+
+#: A test-only exact judge: the verdict is read off the sample's tag (no model, no HTTP).
+_ORACLE = {"attack_success": ("L1", "Unsafe"), "safe_reasoning": ("L1", "Safe"), "refusal": ("L2", "Safe"),
+           "hallucination": ("L3", "Safe")}
+
+
+def _oracle(meta: dict, question: str, response: str) -> Verdict:
+    outcome = JUDGE_SCRIPT[uid_of({"messages": [{"content": question}]})][1]
+    if outcome == "unknown":
+        return Verdict.unknown("oracle abstains")
+    perception, safety = _ORACLE[outcome]
+    return Verdict(perception=perception, safety=safety, explanation=f"oracle for {meta['uid']}")
+
+
+register_exact_judge("test-oracle", _oracle)
+register_exact_judge("other", _oracle)
+
+
+def _responses(root: Path, path: Path) -> Path:
+    files = [root / f"mis_{split}.json" for split in ("easy", "hard", "real")]
+    records = [r for f in files for r in json.loads(f.read_text())]
+    lines = [json.dumps(dict(rec, response="A square and a circle.")) for rec in records]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_exact_judge_plumbing_and_identity_refusal(tagged_mis: Path, tmp_path: Path) -> None:
+    responses = _responses(tagged_mis, tmp_path / "model_x.jsonl")
+    out = tmp_path / "run"
+    config = JudgeConfig(responses=responses, data=str(tagged_mis), judge="exact/test-oracle", out=out)
+    results = run_judge(config)
+    assert results["judge"] == "exact/test-oracle" and results["judge_prompt_sha256"] is None
+    assert results["metrics"] == {"asr": 25.0, "hr": 12.5, "rsr": 25.0, "rr": 12.5, "unknown": 25.0}
+    rows = read_jsonl(out / "samples.jsonl")
+    assert rows[0]["explanation"] == "oracle for easy/1" and rows[0]["judge"] == "exact/test-oracle"
+
+    # the same command again: nothing re-judged, same results
+    again = run_judge(config)
+    assert again["metrics"] == results["metrics"]
+    assert len((out / "checkpoint.jsonl").read_text().splitlines()) == 8
+
+    # another judge in the same folder is refused, naming what changed
+    with pytest.raises(RunMismatchError, match="judge: 'exact/test-oracle' -> 'exact/other'"):
+        run_judge(JudgeConfig(responses=responses, data=str(tagged_mis), judge="exact/other", out=out))
+
+
+def test_unknown_exact_judge_is_a_clear_error(tagged_mis: Path, tmp_path: Path) -> None:
+    responses = _responses(tagged_mis, tmp_path / "m.jsonl")
+    with pytest.raises(ValueError, match="unknown exact judge 'exact/nope'.*exact/test-oracle"):
+        run_judge(JudgeConfig(responses=responses, data=str(tagged_mis), judge="exact/nope",
+                              out=tmp_path / "o"))
+
+
+def test_responses_errors_name_file_line_and_field(tagged_mis: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    ok = {"question": "q", "response": "r", "image_path1": "easy_image/1/object1.png",
+          "image_path2": "easy_image/1/object2.png", "category": "Violent", "id": 1}
+    bad.write_text(json.dumps(ok) + "\n" + json.dumps({k: v for k, v in ok.items() if k != "image_path2"}))
+    with pytest.raises(ValueError, match=r"bad.jsonl:2: field image_path2: missing"):
+        read_responses(bad, str(tagged_mis))
+    bad.write_text(json.dumps(ok) + "\n" + json.dumps(ok))
+    with pytest.raises(ValueError, match=r"bad.jsonl:2: sample easy/1: duplicate of line 1"):
+        read_responses(bad, str(tagged_mis))
+    bad.write_text(json.dumps(dict(ok, image_path2="easy_image/9/none.png")))
+    with pytest.raises(ValueError, match=r"bad.jsonl:1: field image_path2: file not found"):
+        read_responses(bad, str(tagged_mis))
+
+
+def test_checkpoint_dedupes_filters_key_and_survives_a_torn_line(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoint.jsonl"
+    a = Checkpoint(path, "key-a")
+    a.append({"uid": "easy/1", "outcome": "refusal"})
+    a.append({"uid": "easy/1", "outcome": "attack_success"})  # a duplicate never counts twice
+    Checkpoint(path, "key-b").append({"uid": "easy/2", "outcome": "refusal"})
+    with path.open("a") as fh:
+        fh.write('{"uid": "easy/3", "outc')  # killed mid-write
+    a.append({"uid": "easy/4", "outcome": "unknown"})
+    done = a.load()
+    assert list(done) == ["easy/1", "easy/4"]
+    assert done["easy/1"]["outcome"] == "refusal"
+    assert list(Checkpoint(path, "key-b").load()) == ["easy/2"]
