@@ -16,6 +16,8 @@ from mis.eval.benchmarks.transforms import apply_image_mode
 
 #: Safety benchmarks: long answers, as for MIS (greedy, up to 1024 new tokens).
 SAFETY_MAX_TOKENS = 1024
+#: Interleaving placeholder in benchmark text (MuirBench questions and options).
+IMAGE_PLACEHOLDER = "<image>"
 #: Multiple choice: the prompt asks for the letter only.
 MCQ_MAX_TOKENS = 64
 
@@ -36,14 +38,30 @@ def sample_metadata(s: Sample, text: str) -> dict[str, Any]:
 
 
 def to_inspect_sample(s: Sample, text: str | None = None, target: str = "") -> Any:
-    """One benchmark sample as an inspect sample (images first, in order, then ``text``)."""
+    """One benchmark sample as an inspect sample: images first (in order), then ``text``.
+
+    When ``text`` holds exactly one ``<image>`` placeholder per image, the images are interleaved
+    at the placeholders instead (MuirBench's convention).
+    """
     from inspect_ai.dataset import Sample as InspectSample
     from inspect_ai.model import ChatMessageUser, ContentImage, ContentText
 
     text = s.question if text is None else text
     meta = sample_metadata(s, text)
-    content: list[ContentImage | ContentText] = [ContentImage(image=p) for p in meta["images"]]
-    content.append(ContentText(text=text))
+    content: list[ContentImage | ContentText] = []
+    pieces = text.split(IMAGE_PLACEHOLDER)
+    if len(pieces) - 1 == len(meta["images"]) and meta["images"]:
+        # interleaved (MuirBench): each "<image>" placeholder is where its image goes
+        for k, piece in enumerate(pieces):
+            if piece.strip():
+                content.append(ContentText(text=piece.strip()))
+            if k < len(meta["images"]):
+                content.append(ContentImage(image=meta["images"][k]))
+    else:
+        # images first, in order; a stray literal "<image>" would be read as an image token by
+        # processors (and break a whole batch), so it becomes plain text
+        content = [ContentImage(image=p) for p in meta["images"]]
+        content.append(ContentText(text=text.replace(IMAGE_PLACEHOLDER, "[image]")))
     return InspectSample(input=[ChatMessageUser(content=content)], target=target, id=s.uid, metadata=meta)
 
 

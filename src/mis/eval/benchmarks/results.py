@@ -40,11 +40,14 @@ def _score(scores: Mapping[str, Any] | None, name: str) -> Any:
     return None
 
 
-def sample_rows(benchmark: str, samples: Sequence[Any], model: str) -> list[dict[str, Any]]:
-    """One JSON-safe row per (sample, epoch): the source fields, response, label and judge output."""
+def sample_rows(
+    benchmark: str, samples: Sequence[Any], model: str, order: Sequence[Any] | None = None
+) -> list[dict[str, Any]]:
+    """One JSON-safe row per (sample, epoch), in dataset ``order`` (the log keeps completion order)."""
     primary = SPECS[benchmark][1]
+    position = {sid: k for k, sid in enumerate(order or [])}
     rows = []
-    for s in samples:
+    for s in sorted(samples, key=lambda s: (position.get(s.id, len(position)), getattr(s, "epoch", 1))):
         md = dict(s.metadata or {})
         main = _score(s.scores, primary)
         refusal = _score(s.scores, "refusal_match") if primary != "refusal_match" else main
@@ -70,7 +73,8 @@ def sample_rows(benchmark: str, samples: Sequence[Any], model: str) -> list[dict
                 "refusal_string_match": (str(refusal.value) == "refusal") if refusal is not None else None,
                 "judge": smd.get("judge"),
                 "judge_raw": smd.get("judge_raw"),
-                "judge_error": smd.get("judge_error") or error,
+                "judge_error": smd.get("judge_error"),
+            "error": error,
                 "categories": smd.get("categories"),
                 "situation": md.get("situation"),
                 "image_mode": md.get("image_mode", "original"),

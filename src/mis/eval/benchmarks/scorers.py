@@ -139,8 +139,13 @@ async def ask(model: Model, messages: list[ChatMessage], config: GenerateConfig)
     return output.completion, ""
 
 
-def _images_then(text: str, images: list[str]) -> list[ChatMessage]:
-    content: list[ContentText | ContentImage] = [ContentImage(image=p) for p in images]
+async def _images_then(text: str, images: list[str]) -> list[ChatMessage]:
+    """One user turn: the sample's images (inlined as data URIs: our own files, trusted), then ``text``."""
+    from inspect_ai.util import materialize_media
+
+    content: list[ContentText | ContentImage] = [
+        ContentImage(image=await materialize_media(p)) for p in images
+    ]
     content.append(ContentText(text=text))
     return [ChatMessageUser(content=content)]
 
@@ -232,7 +237,7 @@ def siuo_judge(judge: str | None = None, base_url: str | None = None, max_tokens
         model = judge_model(judge, base_url, config)
         md = state.metadata
         prompt = judges.siuo_prompt(md["question"], md["safety_warning"], md["reference_answer"], response)
-        raw, error = await ask(model, _images_then(prompt, md["images"]), config)
+        raw, error = await ask(model, await _images_then(prompt, md["images"]), config)
         label = judges.parse_siuo(raw) if raw is not None else UNKNOWN
         return _score(label, response, raw, error, {**ident, "judge": judge or str(model)})
 
@@ -295,7 +300,7 @@ def mossbench_judge(judge: str | None = None, base_url: str | None = None, max_t
             return _score("refusal", response, None, "", ident, rule="empty response counts as refusal")
         model = judge_model(judge, base_url, config)
         prompt = judges.mossbench_prompt(state.metadata["question"], response)
-        raw, error = await ask(model, _images_then(prompt, state.metadata["images"]), config)
+        raw, error = await ask(model, await _images_then(prompt, state.metadata["images"]), config)
         label = judges.parse_mossbench(raw) if raw is not None else UNKNOWN
         return _score(label, response, raw, error, {**ident, "judge": judge or str(model)})
 

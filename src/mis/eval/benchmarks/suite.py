@@ -62,7 +62,7 @@ class SuiteConfig:
 def _task(name: str, data: str, judge: str | None, cfg: SuiteConfig, image_mode: str = "original") -> Any:
     from mis.eval.benchmarks import tasks as T
 
-    kwargs: dict[str, Any] = {"data": data, "limit": cfg.limit, **cfg.task_args.get(name, {})}
+    kwargs: dict[str, Any] = {"data": data, "limit": cfg.limit}
     if cfg.max_tokens is not None:
         kwargs["max_tokens"] = cfg.max_tokens
     if name in ("figstep", "mm_safetybench", "jailbreakv_mini"):
@@ -75,6 +75,7 @@ def _task(name: str, data: str, judge: str | None, cfg: SuiteConfig, image_mode:
         kwargs |= {"judge": judge, "judge_base_url": cfg.judge_base_url}
     if name == "white_image":
         kwargs["image_mode"] = image_mode
+    kwargs |= cfg.task_args.get(name, {})  # explicit per-benchmark arguments win
     factory: Callable[..., Any] = getattr(T, name)
     return factory(**kwargs)
 
@@ -176,12 +177,13 @@ def _collect(name: str, model: str, judge: str | None, logs: Mapping[str, Any]) 
 
     if name != "white_image":
         elog = logs[dataset_name(name, "original")]
-        rows = sample_rows(name, elog.samples or [], model)
+        rows = sample_rows(name, elog.samples or [], model, elog.eval.dataset.sample_ids)
         return _result(name, model, judge, rows, {"log": str(elog.location)}), rows
     rows = []
     per_mode: dict[str, Any] = {}
     for mode in WHITE_MODES:
-        part = sample_rows(name, logs[dataset_name(name, mode)].samples or [], model)
+        elog = logs[dataset_name(name, mode)]
+        part = sample_rows(name, elog.samples or [], model, elog.eval.dataset.sample_ids)
         rows += part
         per_mode[mode] = compute(name, part)["metrics"]
     result = _result(name, model, judge, rows, {"by_image_mode": per_mode})
