@@ -5,25 +5,32 @@ code paths as the real pipeline. Importing this package registers the exact judg
 """
 
 from mis.eval import register_exact_judge
+from mis.mini._build import MiniRenderer, MiniWorldBackend, build_mini
 from mis.mini._dataset import TEST_SPLITS, MiniConfig, MiniItem, heldout_pairs, plan
+from mis.mini._demo import DemoConfig, demo_table, run_demo
 from mis.mini._judge import JUDGE_NAME, judge_mis_mini
 from mis.mini._labels import caption, helpful_answer, refusal, safety_cot, target_for
 from mis.mini._render import render_object, white_image
 from mis.mini._world import Instruction, MiniObject, Rule, World, load_world, with_article
-from mis.mini._write import item_sample, render_item, write_mini
+from mis.mini._write import item_sample, render_item, write_items
 
 register_exact_judge(JUDGE_NAME, judge_mis_mini)
 
 __all__ = [
     "JUDGE_NAME",
     "TEST_SPLITS",
+    "DemoConfig",
     "Instruction",
     "MiniConfig",
     "MiniItem",
     "MiniObject",
+    "MiniRenderer",
+    "MiniWorldBackend",
     "Rule",
     "World",
+    "build_mini",
     "caption",
+    "demo_table",
     "heldout_pairs",
     "helpful_answer",
     "item_sample",
@@ -33,9 +40,10 @@ __all__ = [
     "refusal",
     "render_item",
     "render_object",
+    "run_demo",
     "safety_cot",
     "target_for",
     "white_image",
     "with_article",
-    "write_mini",
+    "write_items",
 ]

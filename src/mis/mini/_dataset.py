@@ -1,11 +1,12 @@
 """MIS-mini splits: which (first object, second object, instruction) goes where, before any pixel.
 
 Planning is pure and deterministic for a seed; rendering and writing happen elsewhere. As in MIS:
-``train`` holds harmful and benign combinations with safety-CoT / helpful targets; ``easy`` holds
+``train`` holds harmful combinations with safety-CoT targets; ``easy`` holds
 risky combinations where one object looks dangerous on its own; ``hard`` risky combinations of two
 harmless-looking objects; ``benign`` harmless combinations (over-refusal control); ``white`` the
 benign questions with both images replaced by a white image (the paper's white-image test). Test
 splits use only held-out object PAIRS (every object is still seen in training, in other pairs).
+``general`` (captions and helpful answers to harmless training pairs) is the general data.
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ class MiniConfig:
 
     seed: int = 0
     """Seeds the held-out pairs, sampling and image jitter."""
-    n_train: int = 3000
-    """Training samples (half harmful, half benign)."""
+    n_train: int = 800
+    """Harmful training samples (safety-CoT targets); they go through `mis build`."""
     n_eval: int = 100
     """Samples in each test split (easy, hard, benign, white)."""
-    n_general: int = 3000
-    """Samples of the general stage (captions and benign helpful answers; 0 to skip)."""
+    n_general: int = 1500
+    """General samples: captions of training pairs and helpful answers to harmless training pairs.
+    They are the general data mixed into MIRage training (as the paper mixes M4-Instruct) and the data
+    of the general stage that stands in for pre-training."""
     image_size: int = 64
     """Side of every image in pixels."""
     heldout_fraction: float = 0.25
@@ -122,15 +125,14 @@ def heldout_pairs(world: World, seed: int, fraction: float) -> dict[str, list[Pa
         pairs = sorted(pairs)
         rng.shuffle(pairs)
         quota = max(1, round(fraction * len(pairs)))
+        rule_of = {p: world.rule_for(world.obj(p[0]), world.obj(p[1])) for p in pairs}
+        left = {r: sum(1 for p in pairs if rule_of[p] == r) for r in set(rule_of.values())}
         for pair in pairs:
-            a, b = world.obj(pair[0]), world.obj(pair[1])
-            rule = world.rule_for(a, b)
-            # Keep the pair for training when it is its rule's last training pair (checked below).
-            others = [p for p in pairs if p != pair and p not in held[group]]
-            rule_left = rule is None or any(
-                world.rule_for(world.obj(x), world.obj(y)) == rule for x, y in others)
-            if len(held[group]) < quota and rule_left:
+            rule = rule_of[pair]
+            # Never hold out a rule's last pair in this group (every rule keeps a training pair).
+            if len(held[group]) < quota and (rule is None or left[rule] > 1):
                 held[group].append(pair)
+                left[rule] -= 1
             else:
                 train.append(pair)
     # A rule may live only in one look group (e.g. theft is always easy): make sure it keeps a train pair.
@@ -170,8 +172,8 @@ def _renumber(items: list[MiniItem]) -> list[MiniItem]:
 def plan(config: MiniConfig, world: World | None = None) -> dict[str, list[MiniItem]]:
     """Every split's items for ``config`` (deterministic for ``config.seed``).
 
-    Returns ``train`` (balanced harmful/benign), ``general`` (captions + benign helpful answers over
-    training pairs only), and the requested test splits.
+    Returns ``train`` (harmful items over training pairs), ``general`` (captions + benign helpful
+    answers over training pairs only), and the requested test splits.
     """
     world = world or load_world()
     pairs = heldout_pairs(world, config.seed, config.heldout_fraction)
@@ -185,10 +187,7 @@ def plan(config: MiniConfig, world: World | None = None) -> dict[str, list[MiniI
     def draw(pool: list[Pair], split: str, n: int, offset: int, **kw: Any) -> list[MiniItem]:
         return _draw(rng, pool, split, n, seed0 + offset, n_instr, **kw)
 
-    n_h = config.n_train // 2
-    train = draw(harmful_train, "train", n_h, 0) + draw(benign_train, "train", config.n_train - n_h, 2 * n_h)
-    rng.shuffle(train)
-    out["train"] = _renumber(train)
+    out["train"] = draw(harmful_train, "train", config.n_train, 0)
     if config.n_general:
         # Captions of every training pair (risky ones included: a pretrained model has seen knives) and
         # helpful answers to harmless pairs only: the general stage teaches perception, not safety.

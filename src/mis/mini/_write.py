@@ -1,23 +1,28 @@
-"""Render planned MIS-mini items and write them in the MIS layout (via ``mis.data.write_mis_layout``)."""
+"""Render planned MIS-mini items and write them in the MIS layout (via ``mis.data.write_mis_layout``).
+
+Used for what `mis build` does not make by design (it keeps only harmful questions): the ``benign`` and
+``white`` controls and the ``general`` set.
+"""
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mis.data import Sample, write_mis_layout
-from mis.mini._dataset import MiniConfig, MiniItem, plan
+from mis.mini._dataset import MiniItem
 from mis.mini._render import render_object, white_image
 from mis.mini._world import World, load_world
 
-__all__ = ["item_sample", "render_item", "write_mini"]
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
-logger = logging.getLogger(__name__)
+__all__ = ["item_sample", "render_item", "write_items"]
 
 
-def render_item(item: MiniItem, image_size: int, world: World | None = None) -> list:
+def render_item(item: MiniItem, image_size: int, world: World | None = None) -> list[Image]:
     """The two PIL images of ``item`` (white ones for the white-image control)."""
     world = world or load_world()
     if item.white:
@@ -48,23 +53,10 @@ def _samples(items: Iterable[MiniItem], staging: Path, image_size: int, world: W
         yield item_sample(item, paths, world, split=split)
 
 
-def write_mini(config: MiniConfig, out: Path, *, overwrite: bool = False) -> dict[str, Path]:
-    """Write MIS-mini for ``config`` under ``out`` and return the dataset folders.
-
-    ``out/mis_mini`` holds ``train`` and the test splits; ``out/general`` holds the general stage
-    (captions + benign helpful answers) as its own ``train`` split, so ``mis train`` reads either.
-    """
+def write_items(items: list[MiniItem], out: Path, *, image_size: int = 64, split: str | None = None,
+                overwrite: bool = False) -> Path:
+    """Render ``items`` and write them in the MIS layout at ``out`` (``split`` renames their split)."""
     world = load_world()
-    planned = plan(config, world)
-    folders = {"mis_mini": Path(out) / "mis_mini"}
     with tempfile.TemporaryDirectory(prefix="mis-mini-") as tmp:
-        staging = Path(tmp)
-        main = [it for split, items in planned.items() if split != "general" for it in items]
-        write_mis_layout(_samples(main, staging, config.image_size, world, None), folders["mis_mini"],
-                         overwrite=overwrite)
-        if planned.get("general"):
-            folders["general"] = Path(out) / "general"
-            write_mis_layout(_samples(planned["general"], staging, config.image_size, world, "train"),
-                             folders["general"], overwrite=overwrite)
-    logger.info("MIS-mini written: %s", {k: len(v) for k, v in planned.items()})
-    return folders
+        write_mis_layout(_samples(items, Path(tmp), image_size, world, split), Path(out), overwrite=overwrite)
+    return Path(out)

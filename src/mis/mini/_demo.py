@@ -1,0 +1,227 @@
+"""`mis demo`: the paper's whole loop on MIS-mini, offline, on a CPU, through the real code paths.
+
+build (``mis build`` with the world's backends) -> tiny Idefics3 (``make_tiny_model``) -> general stage
+(``mis.train`` on captions + helpful answers: stands in for pre-training) -> MIRage (``mis.train`` on
+the safety-CoT train split + general data) and, separately, the refusal-only baseline (``mis.train.
+baselines`` refusal labels + the same general data) -> ``mis.eval`` (``hfvlm/`` + ``exact/mis-mini``)
+of the base, MIRage and refusal-only models on easy, hard, benign and white -> ``mis report``.
+Every stage writes under ``OUT/`` and is skipped when its output is complete, so a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from mis.mini._dataset import MiniConfig
+from mis.mini._world import load_world
+
+__all__ = ["DemoConfig", "run_demo", "demo_table", "MODELS", "EVAL_SPLITS"]
+
+logger = logging.getLogger(__name__)
+
+MODELS: tuple[str, ...] = ("base", "mirage", "refusal")
+EVAL_SPLITS: tuple[str, ...] = ("easy", "hard", "benign", "white")
+
+
+@dataclass
+class DemoConfig:
+    """Sizes and budgets of one demo run (defaults: the measured `make demo` configuration)."""
+
+    out: Path
+    """Output folder (data/, models/, runs/, report/, demo_results.json)."""
+    seed: int = 0
+    """Seeds the world (held-out pairs, renders), the model init and training order."""
+    n_train: int = 600
+    """Harmful training samples made by `mis build` (safety-CoT labels)."""
+    n_general: int = 1500
+    """General samples (captions + helpful answers to harmless training pairs)."""
+    n_eval: int = 100
+    """Samples per evaluation split (easy, hard, benign, white)."""
+    general_steps: int = 300
+    """Optimizer steps of the general stage (batch ``batch_size``)."""
+    train_steps: int = 120
+    """Optimizer steps of MIRage and of the refusal-only baseline, each."""
+    general_ratio: float = 0.5
+    """Share of general samples mixed into MIRage / refusal-only training."""
+    batch_size: int = 32
+    """Training batch size."""
+    lr_general: float = 3e-3
+    """Peak learning rate of the general stage (from scratch)."""
+    lr: float = 1e-3
+    """Peak learning rate of MIRage / refusal-only fine-tuning."""
+    eval_batch_size: int = 100
+    """hfvlm requests per batched forward pass."""
+    max_tokens: int = 64
+    """New-token budget per answer (MIS-mini answers are ~50 tokens)."""
+    threads: int | None = None
+    """torch CPU threads (None: the cores this process may use)."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Filled in by :func:`run_demo`: seconds per stage."""
+
+    def mini(self) -> MiniConfig:
+        """The MIS-mini sizes of this demo."""
+        return MiniConfig(seed=self.seed, n_train=self.n_train, n_eval=self.n_eval, n_general=self.n_general)
+
+
+def tiny_size() -> Any:
+    """The calibrated tiny Idefics3: 64 px, patch 8, pixel-shuffle 4 (4 tokens/image), 32x2 / 64x2."""
+    from mis.models.tiny import TinySize
+
+    return TinySize(text_hidden=64, text_layers=2, text_heads=2, text_intermediate=128, vision_hidden=32,
+                    vision_layers=2, vision_heads=2, vision_intermediate=64, patch_size=8, image_size=64,
+                    merge=4, vocab_size=1024, max_positions=512)
+
+
+def _stage(cfg: DemoConfig, name: str, done: Path, fn: Callable[[], Any]) -> None:
+    """Run ``fn`` unless ``done`` exists (resume), recording its wall time."""
+    if done.exists():
+        logger.info("demo: %s already done (%s)", name, done)
+        cfg.timings.setdefault(name, 0.0)
+        return
+    t0 = time.perf_counter()
+    fn()
+    cfg.timings[name] = round(time.perf_counter() - t0, 1)
+    logger.info("demo: %s took %.1f s", name, cfg.timings[name])
+
+
+def _train(cfg: DemoConfig, model: Path, data: Path, out: Path, steps: int, lr: float,
+           general: Path | None, splits: list[str] | None) -> None:
+    from mis.train import resolve_config, train
+
+    if out.exists():  # an interrupted run: start this stage again (a few seconds of work lost at most)
+        shutil.rmtree(out)
+    config = resolve_config(
+        "tiny-cpu", model=str(model), data=str(data), out=str(out), splits=splits, max_steps=steps,
+        batch_size=cfg.batch_size, lr=lr, lr_scheduler="cosine", warmup_ratio=0.05, max_length=256,
+        seed=cfg.seed, save_steps=10_000, logging_steps=max(1, steps // 10), validate=False,
+        general_data=str(general) if general else None, general_ratio=cfg.general_ratio if general else None,
+    )
+    train(config)
+
+
+def _refusal_template(out: Path) -> Path:
+    path = out / "refusal.txt"
+    path.write_text(load_world().labels["refusal"] + "\n", encoding="utf-8")
+    return path
+
+
+def _evaluate(cfg: DemoConfig, model: Path, data: Path, out: Path) -> None:
+    from mis.eval import EvalConfig, run_eval
+
+    run_eval(EvalConfig(data=str(data), model=f"hfvlm/{model}", judge="exact/mis-mini", out=out, split="all",
+                        batch_size=cfg.eval_batch_size, max_tokens=cfg.max_tokens, fail_on_unknown=0.0))
+
+
+def run_demo(cfg: DemoConfig) -> dict[str, Any]:
+    """Run (or resume) the demo; return the content of ``OUT/demo_results.json``."""
+    import torch
+
+    from mis.mini._build import build_mini
+    from mis.models.tiny import make_tiny_model
+
+    os.environ.setdefault("INSPECT_DISPLAY", "none")  # our table is the output; inspect's log stays on disk
+    threads = cfg.threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.out)
+    data, models, runs = out / "data", out / "models", out / "runs"
+    data.mkdir(parents=True, exist_ok=True)
+    t_all = time.perf_counter()
+
+    _stage(cfg, "build", data / "mis_mini" / "mis_white.json",
+           lambda: build_mini(cfg.mini(), data, durable=False))
+    mis_mini, general = data / "mis_mini", data / "general"
+
+    _stage(cfg, "tiny_model", models / "init" / "tiny_model.json",
+           lambda: make_tiny_model(models / "init", "idefics3", seed=cfg.seed, size=tiny_size(),
+                                   corpus=load_world().corpus() * 3))
+
+    def refusal_data() -> None:
+        from mis.train.baselines import make_baseline
+
+        target = data / "refusal"
+        if target.exists():
+            shutil.rmtree(target)
+        make_baseline(mis_mini, "refusal", target, splits=["train"], template=_refusal_template(data))
+
+    _stage(cfg, "refusal_data", data / "refusal" / "mis_train.json", refusal_data)
+    _stage(cfg, "train_general", models / "base" / "README.md",
+           lambda: _train(cfg, models / "init", general, models / "base", cfg.general_steps, cfg.lr_general,
+                          None, None))
+    _stage(cfg, "train_mirage", models / "mirage" / "README.md",
+           lambda: _train(cfg, models / "base", mis_mini, models / "mirage", cfg.train_steps, cfg.lr,
+                          general, ["train"]))
+    _stage(cfg, "train_refusal", models / "refusal" / "README.md",
+           lambda: _train(cfg, models / "base", data / "refusal", models / "refusal", cfg.train_steps, cfg.lr,
+                          general, ["train"]))
+    for name in MODELS:
+        _stage(cfg, f"eval_{name}", runs / name / "results.json",
+               lambda name=name: _evaluate(cfg, models / name, mis_mini, runs / name))
+
+    def report() -> None:
+        from mis.eval.report import build_report
+
+        build_report([runs / m for m in MODELS], out / "report", title="MIS-mini demo")
+
+    _stage(cfg, "report", out / "report" / "report.html", report)
+    cfg.timings["total"] = round(time.perf_counter() - t_all, 1)
+    results = collect(cfg, threads)
+    (out / "demo_results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return results
+
+
+def _perception_rates(samples: Path) -> dict[str, float]:
+    """Share (%) of responses per split whose perception is L1 (both objects named correctly)."""
+    per: dict[str, list[bool]] = {}
+    with samples.open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            per.setdefault(row["split"], []).append(row.get("perception") == "L1")
+    return {s: round(100 * sum(v) / len(v), 2) for s, v in per.items() if v}
+
+
+def collect(cfg: DemoConfig, threads: int) -> dict[str, Any]:
+    """Per model and split: ASR, HR, RSR, RR, unknown, and both-objects-named rate (exactly as measured)."""
+    runs = Path(cfg.out) / "runs"
+    table: dict[str, dict[str, Any]] = {}
+    for name in MODELS:
+        results = json.loads((runs / name / "results.json").read_text(encoding="utf-8"))
+        named = _perception_rates(runs / name / "samples.jsonl")
+        splits = results.get("splits") or {}
+        table[name] = {
+            split: {**splits[split]["metrics"], "n": splits[split]["n"], "named_both": named.get(split, 0.0)}
+            for split in EVAL_SPLITS if split in splits
+        }
+    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items() if k != "timings"}
+    return {"config": config, "threads": threads, "timings_s": dict(cfg.timings), "models": table,
+            "runs": {m: str(runs / m) for m in MODELS},
+            "report": str(Path(cfg.out) / "report" / "report.html")}
+
+
+def demo_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The paper's Table 4 rates (ASR, HR, RSR, RR) per model and split, one row each.
+
+    Plus the share of answers naming both objects; RR on ``benign`` and ``white`` is over-refusal.
+    """
+    columns = ["model", "split", "ASR", "HR", "RSR", "RR", "named"]
+    rows = []
+    for name, per in results["models"].items():
+        for split in EVAL_SPLITS:
+            if split in per:
+                m = per[split]
+                rows.append([name, split, *(f"{m[k]:.2f}" for k in ("asr", "hr", "rsr", "rr", "named_both"))])
+    return columns, rows
+
+
+def packaged_text(name: str) -> str:
+    """A text file shipped with mis.mini."""
+    return resources.files("mis.mini").joinpath(name).read_text(encoding="utf-8")
