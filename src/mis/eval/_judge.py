@@ -251,7 +251,10 @@ def _exact_scorer(name: str, identity: dict[str, Any]) -> Scorer:
 
     async def score(state: TaskState, target: Target) -> Score:
         response = state.output.completion
-        result = fn(dict(state.metadata), state.metadata["question"], response)
+        meta = dict(state.metadata)
+        # the source's own metadata (e.g. MIS-mini's ground truth) with our fields on top
+        sample_metadata = {**(meta.pop("source", None) or {}), **meta}
+        result = fn(sample_metadata, meta["question"], response)
         if pyinspect.isawaitable(result):
             result = await result
         if not isinstance(result, Verdict):

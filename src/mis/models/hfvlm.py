@@ -66,20 +66,28 @@ class HFVLMAPI(ModelAPI):
         config: GenerateConfig = GenerateConfig(),  # noqa: B008 - inspect's ModelAPI signature
         **model_args: Any,
     ) -> None:
+        from inspect_ai.model._model_info import MODEL_INFO_LOOKUP_API_KEY
+
+        lookup_only = api_key == MODEL_INFO_LOOKUP_API_KEY
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key,
                          api_key_vars=["HF_TOKEN"], config=config)
+        self.batch_size = int(model_args.pop("batch_size", DEFAULT_BATCH_SIZE))
+        self._pending: list[_Request] = []
+        self._worker: asyncio.Task[None] | None = None
+        if lookup_only:  # inspect instantiates providers just to resolve a model name: skip the weights
+            self.model, self.processor = None, None
+            return
         import torch
         from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
 
         from mis.models.families import FAMILIES, family_of
 
-        self.batch_size = int(model_args.pop("batch_size", DEFAULT_BATCH_SIZE))
         self.batch_wait_s = float(model_args.pop("batch_wait_s", 0.05))
         self.device = str(model_args.pop("device", None) or _best_device(torch))
         dtype_name = str(model_args.pop("dtype", "auto"))
         trust = _as_bool(model_args.pop("trust_remote_code", False))
         family_name = model_args.pop("family", None)
-        token = api_key  # only ever from the environment (HF_TOKEN), via inspect
+        token = self.api_key  # only ever from the environment (HF_TOKEN), via inspect
 
         hf_config = AutoConfig.from_pretrained(model_name, trust_remote_code=trust, token=token)
         processor_kwargs: dict[str, Any] = {}
@@ -101,8 +109,6 @@ class HFVLMAPI(ModelAPI):
             model_name, dtype=dtype, trust_remote_code=trust, token=token, **model_args
         ).to(self.device)
         self.model.eval()
-        self._pending: list[_Request] = []
-        self._worker: asyncio.Task[None] | None = None
         logger.info("hfvlm: %s on %s (%s), batch size %d", model_name, self.device, dtype, self.batch_size)
 
     # -- inspect hooks ---------------------------------------------------------------------------
