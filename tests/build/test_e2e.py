@@ -60,6 +60,9 @@ def test_build_with_scripted_models_and_tiny_sd3(tmp_path, scripted_server, tiny
     )
     for sample in ds:
         assert [im.size for im in sample.open_images()] == [(64, 64), (64, 64)]
+        seeds_ = sample.metadata["t2i_seeds"]
+        assert len(set(seeds_)) == 2 and all(s >= 7 for s in seeds_)  # per-image seeds recorded
+        assert all(p.startswith("a ") for p in sample.metadata["t2i_prompts"])
         assert "the object in the first image" in sample.question.lower()
     assert all(s.target and "first image" in s.target for s in ds.split("train"))
     assert all(s.target is None for s in ds.split("easy") + ds.split("hard"))

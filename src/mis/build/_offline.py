@@ -138,7 +138,8 @@ class TemplateGenerator:
 
     def _text_safety(self, req: ModelRequest) -> str:
         rec = req.record
-        category = rec.get("category") if rec.get("category") in TAXONOMY else CATEGORIES[0]
+        given = str(rec.get("category") or "")
+        category = given if given in TAXONOMY else CATEGORIES[0]
         subs = TAXONOMY[category]
         sub = subs[_pick(rec["id"], len(subs))]
         safety = "Unsafe" if self.world.is_unsafe_text(rec["question"]) else "Safe"

@@ -106,7 +106,12 @@ def samples_from(records: list[Record], out: Path) -> list[Any]:
                     category=r["category"],
                     sub_category=r["sub_category"],
                     target=r.get("target"),
-                    metadata={"build_id": r["id"], "objects": list(r["objects"])},
+                    metadata={
+                        "build_id": r["id"],
+                        "objects": list(r["objects"]),
+                        "t2i_prompts": list(r["t2i_prompts"]),
+                        "t2i_seeds": list(r["t2i_seeds"]),
+                    },
                 )
             )
     return samples

@@ -70,7 +70,11 @@ class Split(Stage):
         reply = await ctx.ask(
             "text_safety",
             record["id"],
-            {"question": record["question"], "taxonomy": {c: list(s) for c, s in TAXONOMY.items()}},
+            {
+                "question": record["question"],
+                "taxonomy": {c: list(s) for c, s in TAXONOMY.items()},
+                "category": record["category"],  # the extract step's guess (offline backends keep it)
+            },
         )
         obj = require_dict(parse_json(reply, "text_safety"), "text_safety", reply)
         safety = require_choice(obj, "safety", ("Safe", "Unsafe"), "text_safety")

@@ -135,12 +135,17 @@ class Render(Stage):
         """Refined questions."""
         return previous(ctx, "refine")
 
+    @staticmethod
+    def seed_of(ctx: Context, record_id: str, k: int, round_: int) -> int:
+        """The seed of one render: base seed + a stable hash (reproducible, distinct per image)."""
+        return ctx.config.t2i.seed + int(stable_hash([record_id, k, round_])[:6], 16)
+
     async def _image(self, ctx: Context, record: Record, k: int, prompt: str, round_: int) -> str:
         """Render (or reuse) one image; returns its path relative to OUT."""
         backend = ctx.backends.image
         assert backend is not None
         t2i = ctx.config.t2i
-        seed = t2i.seed + int(stable_hash([record["id"], k, round_])[:6], 16)
+        seed = self.seed_of(ctx, record["id"], k, round_)
         request = ImageRequest(
             record_id=record["id"],
             index=k,
@@ -184,18 +189,30 @@ class Render(Stage):
         paths = [await self._image(ctx, record, k, prompts[k - 1], 0) for k in (1, 2)]
         verdict = await self._critique(ctx, record, paths, prompts, 0)
         failing = [k for k in (1, 2) if not require_bool(verdict, f"image{k}_ok", "critic")]
-        rounds = 0
+        rounds, rounds_of = 0, [0, 0]
         if failing:
             rounds = 1
             for k in failing:
                 prompts[k - 1] = require_str(verdict, f"prompt{k}", "critic")
                 paths[k - 1] = await self._image(ctx, record, k, prompts[k - 1], 1)
+                rounds_of[k - 1] = 1
             verdict = await self._critique(ctx, record, paths, prompts, 1)
             still = [k for k in (1, 2) if not require_bool(verdict, f"image{k}_ok", "critic")]
             if still:
                 names = ", ".join(f"image {k} ({record['objects'][k - 1]!r})" for k in still)
                 raise Drop("critic_rejected", f"critic: {names} still wrong after one refinement round")
-        return Result(outputs=[{**record, "images": paths, "t2i_prompts": prompts, "refine_rounds": rounds}])
+        seeds = [self.seed_of(ctx, record["id"], k, r) for k, r in zip((1, 2), rounds_of, strict=True)]
+        return Result(
+            outputs=[
+                {
+                    **record,
+                    "images": paths,
+                    "t2i_prompts": prompts,
+                    "t2i_seeds": seeds,
+                    "refine_rounds": rounds,
+                }
+            ]
+        )
 
 
 def save_png(image: Any, path: Path) -> None:
