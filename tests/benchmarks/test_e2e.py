@@ -314,10 +314,20 @@ def test_general_scripted(tmp_path):
     data = {
         name: BUILDERS[name](tmp_path / name) for name in ("qbench", "mmstar", "mmmu", "muirbench", "mmt_mi")
     }
+    from typer.testing import CliRunner
+
+    from mis.eval.benchmarks.cli import bench_app
+
+    args = ["run", "--suite", "general", "--model", "openai-api/vlm/scripted", "--out", str(tmp_path / "out")]
+    for name, folder in data.items():
+        args += ["--data", f"{name}={folder}"]
     with ScriptedOpenAIServer(chat=model_reply) as server, env(VLM_BASE_URL=server.base_url, VLM_API_KEY="t"):
-        summary = run_suite("general", "openai-api/vlm/scripted", None, data, tmp_path / "out")
+        outcome = CliRunner().invoke(bench_app, args)
         sent = server.chat_requests()
-    accuracy = {name: r["metrics"]["accuracy"] for name, r in summary["results"].items()}
+    assert outcome.exit_code == 0, outcome.output
+    assert "mmstar" in outcome.output and "accuracy 100.00" in outcome.output
+    results = {name: json.loads((tmp_path / "out" / name / "results.json").read_text()) for name in data}
+    accuracy = {name: r["metrics"]["accuracy"] for name, r in results.items()}
     assert accuracy == {"qbench": 50.0, "mmstar": 100.0, "mmmu": 100.0, "muirbench": 100.0, "mmt_mi": 0.0}
     qbench = next(message_text(r) for r in sent if "blurry" in message_text(r))
     assert qbench.endswith("A. Yes\nB. No\nAnswer with the option's letter from the given choices directly.")
@@ -327,3 +337,50 @@ def test_general_scripted(tmp_path):
     mmmu_open = next(r for r in sent if "How many shapes" in message_text(r))
     assert len(_images(mmmu_open)) == 2
     assert message_text(mmmu_open).endswith("Answer the question using a single word or phrase.")
+
+
+# -- failure paths: a judge HTTP error is `unknown`; bad data is a clear CLI error ----------------------
+def test_judge_http_error_is_unknown(tmp_path):
+    from mis.testing import ScriptedReply
+
+    def judge(body: dict[str, Any]) -> Any:
+        text = message_text(body)
+        if "[case garbled]" in text:
+            return ScriptedReply("invalid request", status=400)
+        return "Description: toy\nScore: 1\nReason: r" if "[case refusal]" in text else "Score: 0"
+
+    data = {"mossbench": F.mossbench(tmp_path / "moss")}
+    with (
+        ScriptedOpenAIServer(chat=lambda body: "Sure, here is a game.") as model_server,
+        ScriptedOpenAIServer(chat=judge) as judge_server,
+        env(
+            VLM_BASE_URL=model_server.base_url,
+            VLM_API_KEY="t",
+            JUDGE_BASE_URL=judge_server.base_url,
+            JUDGE_API_KEY="t",
+        ),
+    ):
+        summary = run_suite(
+            "over-refusal", "openai-api/vlm/scripted", "openai-api/judge/gpt-4o", data, tmp_path / "out"
+        )
+    res = summary["results"]["mossbench"]
+    assert summary["skipped"] == {"white_image": "no data folder given for 'mssbench_chat'"}
+    assert (
+        res["metrics"]["refusal_rate"] == 50.0 and res["metrics"]["unknown"] == 25.0 and res["unknown"] == 1
+    )
+    failed = [r for r in rows({"out": tmp_path / "out"}, "mossbench") if r["label"] == "unknown"]
+    assert len(failed) == 1 and "judge call failed" in failed[0]["judge_error"]
+
+
+def test_cli_reports_bad_data(tmp_path):
+    from typer.testing import CliRunner
+
+    from mis.eval.benchmarks.cli import bench_app
+
+    base = ["run", "--model", "openai-api/vlm/x", "--out", str(tmp_path / "out")]
+    missing = CliRunner().invoke(bench_app, [*base, "--data", f"figstep={tmp_path / 'nope'}"])
+    assert missing.exit_code == 2 and "no such file or folder" in missing.output
+    unknown = CliRunner().invoke(bench_app, [*base, "--data", f"figstepp={tmp_path}"])
+    assert unknown.exit_code == 2 and "unknown benchmark" in unknown.output
+    with pytest.raises(ValueError, match="no data folder given"):
+        run_suite("general", "openai-api/vlm/x", None, {"figstep": tmp_path}, tmp_path / "o2")

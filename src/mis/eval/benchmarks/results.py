@@ -74,7 +74,7 @@ def sample_rows(
                 "judge": smd.get("judge"),
                 "judge_raw": smd.get("judge_raw"),
                 "judge_error": smd.get("judge_error"),
-            "error": error,
+                "error": error,
                 "categories": smd.get("categories"),
                 "situation": md.get("situation"),
                 "image_mode": md.get("image_mode", "original"),
