@@ -148,3 +148,17 @@ def test_config_errors_name_the_field(tmp_path):
     with pytest.raises(BuildError, match="not a `mis build` folder"):
         run_build(BuildConfig(seeds=[str(_seeds(tmp_path)[0])], out=str(tmp_path / "junk")))
     assert OBJECT_KEY == "mis:object"
+
+
+def test_more_seeds_grow_a_finished_build(tmp_path):
+    seeds = _seeds(tmp_path)[0]
+    out = tmp_path / "out"
+    small = run_build(BuildConfig(seeds=[str(seeds)], out=str(out), max_seeds=2))
+    assert small.status == "complete" and small.stages["extract"]["in"] == 2
+    grown = run_build(BuildConfig(seeds=[str(seeds)], out=str(out)))
+    assert grown.status == "complete" and grown.stages["extract"]["in"] == 4
+    ledger = (out / "extract" / "ledger.jsonl").read_text().splitlines()
+    assert len(ledger) == 4  # the two finished seeds were not redone
+    assert sum(grown.final.values()) > sum(small.final.values())
+    fresh = run_build(BuildConfig(seeds=[str(seeds)], out=str(tmp_path / "fresh")))
+    assert fresh.final == grown.final  # same result as building all seeds at once

@@ -161,13 +161,15 @@ async def run_stage(stage: Stage, ctx: Context, max_inflight: int = 64) -> dict[
     store = StageStore(ctx.out, stage.name)
     store.open(stage.fingerprint(ctx))
     inputs = stage.inputs(ctx)
-    if store.is_complete():
-        counts = stage_counts(store, len(inputs), [])
-        ctx.emit(BuildEvent("skip", stage.name, total=len(inputs), done=len(inputs), counts=counts))
-        return counts
     done = store.ledger()
-    pre = stage.prepare(ctx, inputs)
     pending = [r for r in inputs if r["id"] not in done]
+    if store.is_complete():
+        if not pending:
+            counts = stage_counts(store, len(inputs), [])
+            ctx.emit(BuildEvent("skip", stage.name, total=len(inputs), done=len(inputs), counts=counts))
+            return counts
+        store.success_path.unlink()  # new inputs (more seeds): the stage grows, finished work stays
+    pre = stage.prepare(ctx, inputs)
     ctx.emit(BuildEvent("start", stage.name, total=len(inputs), done=len(inputs) - len(pending)))
     errors: list[str] = []
     gate = asyncio.Semaphore(max_inflight)

@@ -129,14 +129,17 @@ class Review(Stage):
         path = decisions_path(ctx.out)
         return {"decisions_sha256": sha256_text(path.read_text(encoding="utf-8")) if path.exists() else None}
 
+    def __init__(self) -> None:
+        self._decisions: dict[str, dict[str, str]] = {}
+
     def inputs(self, ctx: Context) -> list[Record]:
-        """Split records."""
+        """Split records (the decisions are read once, here)."""
+        self._decisions = load_decisions(ctx.out) or {}
         return previous(ctx, "split")
 
     async def process(self, ctx: Context, record: Record) -> Result:
         """Keep, drop or re-split one record."""
-        decisions = load_decisions(ctx.out) or {}
-        decision = decisions.get(record["id"], {"decision": "keep", "note": ""})
+        decision = self._decisions.get(record["id"], {"decision": "keep", "note": ""})
         if decision["decision"] == "drop":
             raise Drop("review", f"review: dropped by a reviewer: {decision.get('note') or 'no note'}")
         if decision["decision"] in SPLITS and decision["decision"] != record["split"]:
