@@ -26,7 +26,7 @@ from mis.eval.benchmarks.mcq import extract_letter
 from mis.testing import ScriptedOpenAIServer, message_text
 from tests.benchmarks import formats as F
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(name="benchmarks_e2e")]
 
 BUILDERS = {
     "figstep": F.figstep,
