@@ -52,7 +52,7 @@ def test_kill_mid_label_then_resume(tmp_path, scripted_server):
     assert ref.status == "complete"
     ref_calls = _steps(ref_server)
 
-    server = scripted_server(delays={"label": 0.4, "label_judge": 0.1})
+    server = scripted_server(delays={"label": 0.8, "label_judge": 0.1})
     out = tmp_path / "out"
     cfg = scripted_config(tmp_path, server, seeds, out)
     for step in cfg["steps"].values():
@@ -69,21 +69,20 @@ def test_kill_mid_label_then_resume(tmp_path, scripted_server):
         "--out",
         str(out),
     ]
+    log = (tmp_path / "stderr.txt").open("wb")
     proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "SCRIPTED_API_KEY": "test-key"},
+        cmd, stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, "SCRIPTED_API_KEY": "test-key"}
     )
     ledger = out / "label" / "ledger.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if ledger.exists() and len(ledger.read_text().splitlines()) >= 2:
             break
-        assert proc.poll() is None, proc.stderr.read().decode()
+        assert proc.poll() is None, (tmp_path / "stderr.txt").read_text()
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    log.close()
     assert not (out / "label" / "_SUCCESS.json").exists()  # killed mid-stage
     assert not (out / "manifest.json").exists()
     done_before = len(list(read_jsonl(ledger)))
