@@ -51,3 +51,20 @@ def test_parse_json_takes_fenced_or_embedded_json():
         normalise_text("How could  the Object, in the first image?")
         == "how could the object in the first image"
     )
+
+
+def test_not_durable_store_still_commits(tmp_path, monkeypatch):
+    import os
+
+    calls = []
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append(fd))
+    store = StageStore(tmp_path, "x", durable=False)
+    store.open({})
+    calls.clear()  # the fingerprint file is always written durably (once per stage)
+    store.commit("a", [{"id": "a"}], [])
+    RequestCache(tmp_path / "c.jsonl", durable=False).put("a:h", "r")
+    assert calls == [] and [r["id"] for r in store.records()] == ["a"]
+    StageStore(tmp_path, "y").open({})
+    calls.clear()
+    StageStore(tmp_path, "y").commit("b", [{"id": "b"}], [])
+    assert len(calls) == 2  # records + ledger (no dropped rows to write)

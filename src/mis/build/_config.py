@@ -120,6 +120,9 @@ class BuildConfig:
     """Stop after split until `mis build review-import` has recorded human decisions."""
     world: str | None = None
     """Offline world YAML (objects, question templates, rules) for the offline backends."""
+    durable: bool = True
+    """fsync every record. False is faster for throwaway builds (demos, tests) and still survives a
+    killed process; only a power cut could lose the last records."""
 
     def step(self, name: str) -> StepModel:
         """The resolved settings of one model step (defaults filled in)."""

@@ -219,7 +219,7 @@ def run_build(
         config=config,
         backends=resolved,
         prompts=load_prompts(config.prompts),
-        cache=RequestCache(out / "cache" / "requests.jsonl"),
+        cache=RequestCache(out / "cache" / "requests.jsonl", durable=config.durable),
         out=out,
         emit=on_event or (lambda event: None),
     )

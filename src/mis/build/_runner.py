@@ -158,7 +158,7 @@ def stage_counts(store: StageStore, n_in: int, errors: list[str]) -> dict[str, A
 
 async def run_stage(stage: Stage, ctx: Context, max_inflight: int = 64) -> dict[str, Any]:
     """Run (or resume) one stage; returns its counts. ``counts['errors'] > 0`` means incomplete."""
-    store = StageStore(ctx.out, stage.name)
+    store = StageStore(ctx.out, stage.name, durable=ctx.config.durable)
     store.open(stage.fingerprint(ctx))
     inputs = stage.inputs(ctx)
     done = store.ledger()

@@ -63,15 +63,20 @@ def read_jsonl(path: Path) -> Iterator[Record]:
             raise ValueError(f"{path}: line {n} is not valid JSON: {exc}") from exc
 
 
-def append_jsonl(path: Path, rows: Iterable[Record]) -> None:
-    """Append rows in one write and fsync, so a kill leaves at most one partial trailing line."""
+def append_jsonl(path: Path, rows: Iterable[Record], *, fsync: bool = True) -> None:
+    """Append rows in one write and fsync, so a kill leaves at most one partial trailing line.
+
+    ``fsync=False`` still survives a killed process (the OS keeps written data); only a power cut
+    could lose the last rows.
+    """
     payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     if not payload:
         return
     with path.open("a", encoding="utf-8") as fh:
         fh.write(payload)
         fh.flush()
-        os.fsync(fh.fileno())
+        if fsync:
+            os.fsync(fh.fileno())
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
@@ -89,8 +94,9 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 class StageStore:
     """The files of one stage; see the module docstring for the layout and the exactly-once rule."""
 
-    def __init__(self, root: Path, name: str) -> None:
+    def __init__(self, root: Path, name: str, *, durable: bool = True) -> None:
         self.name = name
+        self.durable = durable
         self.dir = root / name
         self.records_path = self.dir / "records.jsonl"
         self.dropped_path = self.dir / "dropped.jsonl"
@@ -127,11 +133,12 @@ class StageStore:
     # -- writing -----------------------------------------------------------------------------------
     def commit(self, src: str, outputs: list[Record], dropped: list[Record]) -> None:
         """Persist the result of one input record: outputs, drops, then the ledger line."""
-        append_jsonl(self.records_path, outputs)
-        append_jsonl(self.dropped_path, dropped)
+        append_jsonl(self.records_path, outputs, fsync=self.durable)
+        append_jsonl(self.dropped_path, dropped, fsync=self.durable)
         append_jsonl(
             self.ledger_path,
             [{"src": src, "out": [r["id"] for r in outputs], "dropped": [d["id"] for d in dropped]}],
+            fsync=self.durable,
         )
 
     # -- reading -----------------------------------------------------------------------------------
@@ -171,8 +178,9 @@ class RequestCache:
     One JSONL file for the whole build, appended and fsynced per reply.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, durable: bool = True) -> None:
         self.path = path
+        self.durable = durable
         path.parent.mkdir(parents=True, exist_ok=True)
         repair_tail(path)
         self._entries: dict[str, str] = {}
@@ -193,7 +201,7 @@ class RequestCache:
         if key in self._entries:
             return
         self._entries[key] = reply
-        append_jsonl(self.path, [{"key": key, "reply": reply}])
+        append_jsonl(self.path, [{"key": key, "reply": reply}], fsync=self.durable)
 
     def __len__(self) -> int:
         return len(self._entries)
