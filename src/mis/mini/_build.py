@@ -17,13 +17,10 @@ so the controls (``benign``, ``white``) and the general set are written beside i
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
 import re
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -221,7 +218,7 @@ def image_factory(config: BuildConfig) -> MiniRenderer:
     return MiniRenderer()
 
 
-def build_config(seeds: Path, out: Path, image_size: int) -> BuildConfig:
+def build_config(seeds: Path, out: Path, image_size: int, *, durable: bool = True) -> BuildConfig:
     """The `mis build` configuration of MIS-mini (the packaged ``build.yaml`` with paths filled in)."""
     import yaml
 
@@ -230,6 +227,7 @@ def build_config(seeds: Path, out: Path, image_size: int) -> BuildConfig:
     raw = yaml.safe_load(resources.files("mis.mini").joinpath("build.yaml").read_text(encoding="utf-8"))
     raw["seeds"] = [str(seeds)]
     raw["out"] = str(out)
+    raw["durable"] = durable
     raw.setdefault("t2i", {}).update(width=image_size, height=image_size)
     return config_from_dict(raw, source="mis/mini/build.yaml")
 
@@ -240,29 +238,14 @@ def harmful_items(config: MiniConfig, world: World | None = None) -> list[MiniIt
     return [it for split in ("train", "easy", "hard") for it in planned.get(split, [])]
 
 
-@contextlib.contextmanager
-def _no_fsync() -> Iterator[None]:
-    """Skip fsync while a throwaway build runs (the build fsyncs every record: ~4-8 ms each here).
-
-    Resume still works after a clean stop; only a power cut could lose the last records. Used by the
-    demo only; ``mis build`` itself stays durable.
-    """
-    real = os.fsync
-    os.fsync = lambda fd: None
-    try:
-        yield
-    finally:
-        os.fsync = real
-
-
 def build_mini(
     config: MiniConfig, out: Path, *, on_event: Any = None, durable: bool = True
 ) -> dict[str, Path]:
     """Make MIS-mini under ``out``: ``mis_mini/`` by `mis build` (+ controls), ``general/`` beside it.
 
     Rerunning on the same ``out`` resumes the build (finished records are kept) and rewrites the
-    controls and the general set identically. ``durable=False`` skips fsync during the build (the
-    demo's throwaway data). Returns ``{"mis_mini": ..., "general": ...}``.
+    controls and the general set identically. ``durable=False`` is `mis build`'s ``durable: false``
+    (no fsync per record: the demo's throwaway data). Returns ``{"mis_mini": ..., "general": ...}``.
     """
     from mis.build import run_build
     from mis.mini._write import write_items
@@ -273,8 +256,7 @@ def build_mini(
     seeds = write_seeds([it for s in ("train", "easy", "hard") for it in planned.get(s, [])],
                         out / "mis_mini_seeds.jsonl", world)
     data = out / "mis_mini"
-    with contextlib.nullcontext() if durable else _no_fsync():
-        result = run_build(build_config(seeds, data, config.image_size), on_event=on_event)
+    result = run_build(build_config(seeds, data, config.image_size, durable=durable), on_event=on_event)
     if result.status != "complete":
         raise RuntimeError(f"mis build of MIS-mini did not complete ({result.status}): {result.message}")
     controls = [it for s in ("benign", "white") for it in planned.get(s, [])]
