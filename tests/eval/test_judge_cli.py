@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from tests.eval.conftest import EXPECTED_METRICS, JUDGE_SCRIPT, read_jsonl, run_cli
+from mis.cli import app
+from tests.eval.conftest import EXPECTED_METRICS, JUDGE_SCRIPT, read_jsonl
 
 pytestmark = pytest.mark.slow
 
@@ -28,9 +30,9 @@ def test_mis_judge_authors_format(tagged_mis: Path, judge_server, tmp_path: Path
     out = tmp_path / "judged"
     args = ["judge", str(responses), "--data", str(tagged_mis), "--judge", "openai-api/judge/judge",
             "--judge-base-url", server.base_url, "--out", str(out)]
-    proc = run_cli(args)
+    proc = CliRunner().invoke(app, args)  # in-process: the subprocess path is covered by test_eval_cli
     # 25% unknown > the default --fail-on-unknown of 2%: results are written, then exit code 3
-    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert proc.exit_code == 3, proc.output
     results = json.loads((out / "results.json").read_text())
     assert results["model"] == "qwen2_vl_7b" and results["task"] == "mis"
     assert results["metrics"] == EXPECTED_METRICS and results["unknown"] == 2

@@ -1,0 +1,56 @@
+"""The docs run as written: the offline walkthrough of docs/evaluate.md; docs/models.md matches families."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mis.models.families import FAMILIES
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def _block_after(text: str, heading: str) -> list[str]:
+    section = text.split(heading, 1)[1]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@pytest.mark.slow
+def test_offline_walkthrough_runs_as_written(tmp_path: Path) -> None:
+    commands = _block_after((DOCS / "evaluate.md").read_text(), "## Try it offline")
+    assert len(commands) == 4 and commands[2] == commands[3]  # the rerun is the resume path
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", INSPECT_DISPLAY="none")
+    for command in commands:
+        proc = subprocess.run(shlex.split(command), cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, f"{command}\n{proc.stdout}\n{proc.stderr}"
+    out = tmp_path / "runs/tiny-qwen"
+    results = json.loads((out / "results.json").read_text())
+    assert results["judge"] == "exact/mis-mini" and results["n"] == 6
+    assert round(sum(results["metrics"].values()), 2) == 100.0
+    assert len((out / "checkpoint.jsonl").read_text().splitlines()) == 6  # the rerun judged nothing again
+    assert len((out / "samples.jsonl").read_text().splitlines()) == 6
+
+
+def test_models_page_matches_the_family_presets() -> None:
+    text = (DOCS / "models.md").read_text()
+    serve_lines = [line for line in text.splitlines() if line.startswith("vllm serve ")]
+    for name, family in FAMILIES.items():
+        assert f"### {name}\n" in text
+        assert family.vllm_serve_command() in serve_lines, name
+        if family.hfvlm:
+            assert f"--model hfvlm/{family.models[0]}" in text
+    for line in serve_lines:
+        assert """--limit-mm-per-prompt '{"image":2}'""" in line
+    assert FAMILIES["internvl2_5"].vllm_serve_command("Tuwhy/InternVL2.5-8B-MIRage") in serve_lines
+    assert "hfvlm/Tuwhy/Qwen2-VL-7B-MIRage" in text
+    assert re.search(r"^## Tiny models", text, re.M)  # the tiny-models helper's section is kept
