@@ -15,6 +15,7 @@ from inspect_ai.model import (
     ChatMessage,
     ChatMessageAssistant,
     ChatMessageUser,
+    Content,
     ContentImage,
     ContentText,
     GenerateConfig,
@@ -103,7 +104,7 @@ async def judge_messages(
     """One user turn: each image labelled in order, then the rubric with the delimited response."""
     from inspect_ai.util import materialize_media  # trusted: our own dataset's image files
 
-    content: list[ContentText | ContentImage] = []
+    content: list[Content] = []
     for k, image in enumerate(images, start=1):
         content += [ContentText(text=f"Image {k}:"), ContentImage(image=await materialize_media(image))]
     text = render(rubric, question=question, response=delimit(response), begin=BEGIN_MARKER, end=END_MARKER)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset
 from inspect_ai.dataset import Sample as InspectSample
-from inspect_ai.model import ChatMessageUser, ContentImage, ContentText, GenerateConfig
+from inspect_ai.model import ChatMessageUser, Content, ContentImage, ContentText, GenerateConfig
 from inspect_ai.solver import generate
 
 from mis.eval._templates import PROMPTS_DIR, render, template_text
@@ -54,7 +54,7 @@ def to_inspect_sample(sample: Sample, template: str) -> InspectSample:
     missing = [p for p in meta["images"] if not _exists(p)]
     if missing:
         raise ValueError(f"sample {sample.uid}: field images: file not found: {missing[0]}")
-    content: list[ContentImage | ContentText] = [ContentImage(image=p) for p in meta["images"]]
+    content: list[Content] = [ContentImage(image=p) for p in meta["images"]]
     content.append(ContentText(text=render(template, question=sample.question)))
     return InspectSample(input=[ChatMessageUser(content=content)], target="", id=sample.uid, metadata=meta)
 

@@ -74,8 +74,9 @@ class HFVLMAPI(ModelAPI):
         self.batch_size = int(model_args.pop("batch_size", DEFAULT_BATCH_SIZE))
         self._pending: list[_Request] = []
         self._worker: asyncio.Task[None] | None = None
+        self.model: Any = None
+        self.processor: Any = None
         if lookup_only:  # inspect instantiates providers just to resolve a model name: skip the weights
-            self.model, self.processor = None, None
             return
         import torch
         from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
@@ -105,9 +106,10 @@ class HFVLMAPI(ModelAPI):
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         dtype = _dtype(torch, dtype_name, self.device)
-        self.model = AutoModelForImageTextToText.from_pretrained(
+        model = AutoModelForImageTextToText.from_pretrained(
             model_name, dtype=dtype, trust_remote_code=trust, token=token, **model_args
-        ).to(self.device)
+        )
+        self.model = model.to(torch.device(self.device))  # type: ignore[arg-type]  # transformers stub
         self.model.eval()
         logger.info("hfvlm: %s on %s (%s), batch size %d", model_name, self.device, dtype, self.batch_size)
 
