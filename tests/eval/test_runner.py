@@ -93,3 +93,37 @@ def test_checkpoint_dedupes_filters_key_and_survives_a_torn_line(tmp_path: Path)
     assert list(done) == ["easy/1", "easy/4"]
     assert done["easy/1"]["outcome"] == "refusal"
     assert list(Checkpoint(path, "key-b").load()) == ["easy/2"]
+
+
+_FLAKY = {"fail": True}
+
+
+def _flaky(meta: dict, question: str, response: str) -> Verdict:
+    if _FLAKY["fail"] and meta["uid"] == "hard/2":
+        raise RuntimeError("judge backend down")
+    return Verdict(perception="L1", safety="Safe", explanation="ok")
+
+
+register_exact_judge("test-flaky", _flaky)
+
+
+@pytest.mark.slow
+def test_generations_survive_a_judge_failure(tiny_model_path, mis_test_dir: Path, tmp_path: Path) -> None:
+    from mis.eval import EvalConfig, run_eval
+    from mis.eval._run import EvalRunError
+
+    out = tmp_path / "run"
+    config = EvalConfig(data=str(mis_test_dir), split="hard", model=f"hfvlm/{tiny_model_path('qwen2_vl')}",
+                        judge="exact/test-flaky", out=out, max_tokens=3, batch_size=3)
+    _FLAKY["fail"] = True
+    with pytest.raises(EvalRunError, match="rerun the same command"):
+        run_eval(config)
+    generated = read_jsonl(out / "generations.jsonl")
+    assert "hard/2" in {g["uid"] for g in generated}  # generated before its judgement failed
+    _FLAKY["fail"] = False
+    results = run_eval(config)
+    assert results["n"] == 3 and results["metrics"]["rsr"] == 100.0
+    uids = [g["uid"] for g in read_jsonl(out / "generations.jsonl")]
+    assert sorted(uids) == ["hard/1", "hard/2", "hard/3"]  # each sample generated exactly once overall
+    rows = {r["uid"]: r["response"] for r in read_jsonl(out / "samples.jsonl")}
+    assert rows["hard/2"] == next(g["response"] for g in generated if g["uid"] == "hard/2")

@@ -2,10 +2,11 @@
 
 `run_eval(EvalConfig)` (MIS by default) and `run_judge(JudgeConfig)` (responses produced elsewhere)
 share one core: a run folder holds ``run.json`` (identity + config), ``checkpoint.jsonl`` (finished
-sample records, fsynced one by one), ``logs/`` (inspect logs), then ``samples.jsonl`` and
-``results.json`` written last and atomically from the union of finished records. Rerunning the same
-command on the same folder runs only the missing samples; a different model, judge, rubric, prompt or
-data is refused. Other benchmarks plug in through :func:`register_benchmark`.
+sample records, fsynced one by one), ``generations.jsonl`` (responses kept as soon as they are
+generated, so a judge failure never costs a regeneration), ``logs/`` (inspect logs), then
+``samples.jsonl`` and ``results.json`` written last and atomically from the union of finished
+records. Rerunning the same command on the same folder runs only the missing samples; a different
+model, judge, rubric, prompt or data is refused. Other benchmarks plug in through :func:`register_benchmark`.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from inspect_ai import Task
 from inspect_ai import eval as inspect_eval
 from inspect_ai.dataset import MemoryDataset
 from inspect_ai.dataset import Sample as InspectSample
-from inspect_ai.model import GenerateConfig, Model, get_model
+from inspect_ai.model import GenerateConfig, Model, ModelOutput, get_model
 from inspect_ai.scorer import Score, Scorer, Target, scorer
-from inspect_ai.solver import Solver, TaskState, generate
+from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from mis.eval._checkpoint import CHECKPOINT_FILE, Checkpoint, run_key, write_atomic
 from mis.eval._config import EvalConfig, JudgeConfig
@@ -32,6 +33,7 @@ from mis.eval._judge import _local_key_args, asr, hr, rr, rsr, unknown
 logger = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
+GENERATIONS_FILE = "generations.jsonl"
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
 
@@ -100,6 +102,31 @@ def checkpointed(inner: Scorer, path: str, key: str, benchmark: str = "mis") -> 
     return score
 
 
+@solver
+def resumable_generate(path: str, key: str) -> Solver:
+    """Generate, keeping each response durably; a sample generated before a crash is not generated again.
+
+    The judge may fail or be killed after generation (it is often the slower, rate-limited part);
+    on rerun such a sample reuses its recorded response and only the judgement runs.
+    """
+    store = Checkpoint(Path(path), key)
+    recorded = store.load()
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        uid = str(state.sample_id)
+        if uid in recorded:
+            kept = recorded[uid]
+            state.output = ModelOutput.from_content(model=kept["model"], content=kept["response"])
+            state.messages.append(state.output.message)
+            return state
+        state = await generate(state)
+        if not state.output.error:
+            store.append({"uid": uid, "model": state.output.model, "response": state.output.completion})
+        return state
+
+    return solve
+
+
 def run_eval(config: EvalConfig) -> dict[str, Any]:
     """Evaluate ``config.model`` on the selected samples; return the results.json content."""
     config.validate()
@@ -117,9 +144,11 @@ def run_eval(config: EvalConfig) -> dict[str, Any]:
                          config=GenerateConfig(temperature=config.temperature, max_tokens=config.max_tokens),
                          **key_args, **model_args)
 
+    out = Path(config.out)
     return execute(
-        out=Path(config.out), identity=identity, selection=selection, bench=bench,
-        scorer=bench.scorer(config), solver=generate(), make_model=make_model, config=config.public(),
+        out=out, identity=identity, selection=selection, bench=bench, scorer=bench.scorer(config),
+        solver=lambda key: resumable_generate(str(out / GENERATIONS_FILE), key), make_model=make_model,
+        config=config.public(),
         max_connections=config.max_connections, bootstrap=config.bootstrap,
         extra={"model_base_url": config.model_base_url, "judge_base_url": config.judge_base_url,
                "prompt": config.prompt,
@@ -143,7 +172,8 @@ def run_judge(config: JudgeConfig) -> dict[str, Any]:
                 "responses_fingerprint": selection.fingerprint}
     return execute(
         out=Path(config.out), identity=identity, selection=selection, bench=bench, scorer=mis_scorer(proxy),
-        solver=replay_response(), make_model=lambda: get_model("none/none"), config=config.public(),
+        solver=lambda key: replay_response(), make_model=lambda: get_model("none/none"),
+        config=config.public(),
         max_connections=config.max_connections, bootstrap=config.bootstrap,
         extra={"responses": str(Path(config.responses).resolve()), "judge_base_url": config.judge_base_url},
     )
@@ -156,7 +186,7 @@ def execute(
     selection: Selection,
     bench: Benchmark,
     scorer: Scorer,
-    solver: Solver,
+    solver: Callable[[str], Solver],
     make_model: Callable[[], Model],
     config: dict[str, Any],
     max_connections: int | None,
@@ -175,7 +205,7 @@ def execute(
     if todo:
         task = Task(
             dataset=MemoryDataset(todo, name=selection.task),
-            solver=solver,
+            solver=solver(key),
             scorer=checkpointed(scorer, str(out / CHECKPOINT_FILE), key, bench.name),
             metrics=bench.metrics,
             name=selection.task,
