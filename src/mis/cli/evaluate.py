@@ -77,6 +77,8 @@ def eval_command(
     model_arg: Annotated[list[str] | None, typer.Option(help="Provider model arg KEY=VALUE (repeatable), "
                                                              "e.g. dtype=bfloat16.")] = None,
     max_connections: Annotated[int | None, typer.Option(min=1, help="Concurrent model requests.")] = None,
+    judge_max_connections: Annotated[int | None, typer.Option(
+        min=1, help="Concurrent judge requests.")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N samples.")] = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="hfvlm: requests per batch.")] = None,
     max_tokens: Annotated[int, typer.Option(min=1, help="New tokens of the model under test.")] = 1024,
@@ -95,6 +97,7 @@ def eval_command(
         data=data, model=model, judge=judge, out=out, split=split, prompt=prompt,
         model_base_url=model_base_url, judge_base_url=judge_base_url,
         model_args=_parse_model_args(model_arg or []), batch_size=batch_size, max_connections=max_connections,
+        judge_max_connections=judge_max_connections,
         limit=limit, max_tokens=max_tokens, temperature=temperature, judge_rubric=judge_rubric,
         judge_max_tokens=judge_max_tokens, fail_on_unknown=fail_on_unknown, bootstrap=bootstrap,
     )

@@ -50,6 +50,8 @@ class EvalConfig:
     """Judge decoding budget."""
     judge_parse_retries: int = 2
     """Extra judge attempts when a reply holds no valid verdict (then: unknown)."""
+    judge_max_connections: int | None = None
+    """Concurrent judge requests (default: the judge provider's)."""
     fail_on_unknown: float = 2.0
     """Percent of unknown verdicts above which the command exits non-zero (after writing results)."""
     bootstrap: int = 0
@@ -64,7 +66,7 @@ class EvalConfig:
         if self.batch_size is not None and not self.model.startswith("hfvlm/"):
             raise ValueError("--batch-size applies to hfvlm/ models only; for servers and APIs use "
                              "--max-connections")
-        for name in ("limit", "batch_size", "max_connections"):
+        for name in ("limit", "batch_size", "max_connections", "judge_max_connections"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")

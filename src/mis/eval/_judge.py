@@ -174,6 +174,7 @@ def mis_judge(
     temperature: float = 0.0,
     parse_retries: int = 2,
     structured: bool | None = None,
+    max_connections: int | None = None,
 ) -> Scorer:
     """Score a MIS response with the judge ``judge``.
 
@@ -197,6 +198,7 @@ def mis_judge(
     config = GenerateConfig(
         temperature=temperature,
         max_tokens=max_tokens,
+        max_connections=max_connections,
         response_schema=VERDICT_SCHEMA if identity["judge_config"]["structured_output"] else None,
     )
 

@@ -58,7 +58,8 @@ def mis_identity(config: EvalConfig) -> dict[str, Any]:
 def mis_scorer(config: EvalConfig) -> Scorer:
     """The MIS judge scorer for this config."""
     return mis_judge(judge=config.judge, base_url=config.judge_base_url, rubric=config.judge_rubric,
-                     max_tokens=config.judge_max_tokens, parse_retries=config.judge_parse_retries)
+                     max_tokens=config.judge_max_tokens, parse_retries=config.judge_parse_retries,
+                     max_connections=config.judge_max_connections)
 
 
 def record(state: TaskState, score: Score) -> dict[str, Any]:

@@ -167,14 +167,15 @@ def run_judge(config: JudgeConfig) -> dict[str, Any]:
     proxy = EvalConfig(data=config.data, model=model_name, judge=config.judge, out=config.out,
                        judge_base_url=config.judge_base_url, judge_rubric=config.judge_rubric,
                        judge_max_tokens=config.judge_max_tokens,
-                       judge_parse_retries=config.judge_parse_retries)
+                       judge_parse_retries=config.judge_parse_retries,
+                       judge_max_connections=config.max_connections)
     identity = {"benchmark": "mis", "task": selection.task, "model": model_name, **mis_identity(proxy),
                 "responses_fingerprint": selection.fingerprint}
     return execute(
         out=Path(config.out), identity=identity, selection=selection, bench=bench, scorer=mis_scorer(proxy),
         solver=lambda key: replay_response(), make_model=lambda: get_model("none/none"),
         config=config.public(),
-        max_connections=config.max_connections, bootstrap=config.bootstrap,
+        max_connections=None, bootstrap=config.bootstrap,
         extra={"responses": str(Path(config.responses).resolve()), "judge_base_url": config.judge_base_url},
     )
 
