@@ -1,18 +1,8 @@
-"""Fixtures of MIS-mini tests: the calibrated tiny Idefics3 and a small built MIS-mini set."""
+"""Fixtures of MIS-mini tests: a small MIS-mini set built through `mis build`."""
 
 from pathlib import Path
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def tiny_mini_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from mis.mini import load_world
-    from mis.mini._demo import tiny_size
-    from mis.models.tiny import make_tiny_model
-
-    out = tmp_path_factory.mktemp("mini-model") / "idefics3"
-    return make_tiny_model(out, "idefics3", seed=0, size=tiny_size(), corpus=load_world().corpus())
 
 
 @pytest.fixture(scope="session")

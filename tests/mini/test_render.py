@@ -27,10 +27,12 @@ def test_classes_are_distinct():
             assert np.abs(means[x] - means[y]).mean() > 3, (x, y)
 
 
-def test_white_control_is_not_padding_after_processing(tiny_mini_model):
+def test_white_control_is_not_padding_after_processing(tiny_model_path):
     from transformers import AutoProcessor
 
-    processor = AutoProcessor.from_pretrained(tiny_mini_model)
+    from mis.mini._demo import tiny_size
+
+    processor = AutoProcessor.from_pretrained(tiny_model_path("idefics3", size=tiny_size()))
     images = [white_image(64), render_object("blue ball", seed=1)]
     batch = processor.image_processor(images=[images], return_tensors="pt")
     pv = batch["pixel_values"][0]

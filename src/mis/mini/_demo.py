@@ -10,6 +10,7 @@ Every stage writes under ``OUT/`` and is skipped when its output is complete, so
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -94,7 +95,7 @@ def _stage(cfg: DemoConfig, name: str, done: Path, fn: Callable[[], Any]) -> Non
 
 
 def _train(cfg: DemoConfig, model: Path, data: Path, out: Path, steps: int, lr: float,
-           general: Path | None, splits: list[str] | None) -> None:
+           general: Path | None, splits: list[str] | None, *, freeze_vision: bool = True) -> None:
     from mis.train import resolve_config, train
 
     if out.exists():  # an interrupted run: start this stage again (a few seconds of work lost at most)
@@ -103,9 +104,13 @@ def _train(cfg: DemoConfig, model: Path, data: Path, out: Path, steps: int, lr: 
         "tiny-cpu", model=str(model), data=str(data), out=str(out), splits=splits, max_steps=steps,
         batch_size=cfg.batch_size, lr=lr, lr_scheduler="cosine", warmup_ratio=0.05, max_length=256,
         seed=cfg.seed, save_steps=10_000, logging_steps=max(1, steps // 10), validate=False,
+        freeze_vision=freeze_vision,
         general_data=str(general) if general else None, general_ratio=cfg.general_ratio if general else None,
     )
-    train(config)
+    # transformers prints each loss dict to stdout; keep it beside the model (train_log.json has it too)
+    log_path = out.parent / f"{out.name}.train.log"
+    with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        train(config)
 
 
 def _refusal_template(out: Path) -> Path:
@@ -156,7 +161,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     _stage(cfg, "refusal_data", data / "refusal" / "mis_train.json", refusal_data)
     _stage(cfg, "train_general", models / "base" / "README.md",
            lambda: _train(cfg, models / "init", general, models / "base", cfg.general_steps, cfg.lr_general,
-                          None, None))
+                          None, None, freeze_vision=False))  # from scratch: the vision tower must learn too
     _stage(cfg, "train_mirage", models / "mirage" / "README.md",
            lambda: _train(cfg, models / "base", mis_mini, models / "mirage", cfg.train_steps, cfg.lr,
                           general, ["train"]))
