@@ -96,8 +96,9 @@ def tagged_mis(tmp_path: Path) -> Path:
 def judge_server() -> Callable[..., ScriptedOpenAIServer]:
     servers: list[ScriptedOpenAIServer] = []
 
-    def start(delays: dict[str, float] | None = None) -> ScriptedOpenAIServer:
-        server = ScriptedOpenAIServer(chat=ScriptedJudge(delays), model_ids=("judge",)).start()
+    def start(delays: dict[str, float] | None = None, api_key: str | None = None) -> ScriptedOpenAIServer:
+        judge = ScriptedJudge(delays)
+        server = ScriptedOpenAIServer(chat=judge, model_ids=("judge",), api_key=api_key).start()
         servers.append(server)
         return server
 
@@ -106,18 +107,37 @@ def judge_server() -> Callable[..., ScriptedOpenAIServer]:
         s.stop()
 
 
-def cli_env() -> dict[str, str]:
+def cli_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", INSPECT_DISPLAY="none", NO_COLOR="1",
                COLUMNS="200")
     env.pop("JUDGE_API_KEY", None)
+    env.update(extra)
     return env
 
 
-def run_cli(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], env: dict[str, str] | None = None, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     """Run `mis ARGS` in a subprocess, like a user would."""
-    return subprocess.run([MIS_BIN, *args], capture_output=True, text=True, env=cli_env(), timeout=600,
-                          **kwargs)
+    return subprocess.run([MIS_BIN, *args], capture_output=True, text=True, env=env or cli_env(),
+                          timeout=600, **kwargs)
+
+
+def files_mention(folder: Path, needle: str) -> list[str]:
+    """Files under ``folder`` whose bytes (or, for inspect logs, whose decoded log) contain ``needle``."""
+    from inspect_ai.log import read_eval_log
+
+    hits = []
+    for path in folder.rglob("*"):
+        if not path.is_file():
+            continue
+        blobs = [path.read_bytes()]
+        if path.suffix == ".eval":
+            blobs.append(read_eval_log(str(path)).model_dump_json().encode())
+        if any(needle.encode() in b for b in blobs):
+            hits.append(str(path))
+    return hits
 
 
 def eval_args(data: Path, model: Path, judge_url: str, out: Path, *extra: str) -> list[str]:

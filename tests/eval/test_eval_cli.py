@@ -11,7 +11,9 @@ from mis.testing._openai_server import count_images
 from tests.eval.conftest import (
     EXPECTED_METRICS,
     JUDGE_SCRIPT,
+    cli_env,
     eval_args,
+    files_mention,
     read_jsonl,
     run_cli,
     uid_of,
@@ -21,10 +23,11 @@ pytestmark = pytest.mark.slow
 
 
 def test_mis_eval_end_to_end(tagged_mis: Path, tiny_model_path, judge_server, tmp_path: Path) -> None:
-    server = judge_server()
+    secret = "sk-test-judge-key-3f9a"  # the judge server demands it; it may only come from the env
+    server = judge_server(api_key=secret)
     model = tiny_model_path("qwen2_vl")
     out = tmp_path / "run"
-    proc = run_cli(eval_args(tagged_mis, model, server.base_url, out))
+    proc = run_cli(eval_args(tagged_mis, model, server.base_url, out), env=cli_env(JUDGE_API_KEY=secret))
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
     results = json.loads((out / "results.json").read_text())
@@ -57,6 +60,7 @@ def test_mis_eval_end_to_end(tagged_mis: Path, tiny_model_path, judge_server, tm
     assert "after 3 attempts" in unknown_row["explanation"]
     assert all(Path(p).is_absolute() and Path(p).is_file() for r in rows for p in r["images"])
     assert list((out / "logs").glob("*.eval"))
+    assert files_mention(out, secret) == [] and secret not in proc.stdout + proc.stderr
 
     # what the judge saw: both images, the question, the response between the markers
     requests = server.chat_requests()
