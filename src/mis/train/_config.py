@@ -79,6 +79,7 @@ class TrainConfig:
     lora_r: int = _f(16, "LoRA rank.")
     lora_alpha: int = _f(32, "LoRA alpha (scaling = alpha / r).")
     lora_dropout: float = _f(0.05, "LoRA dropout.")
+    merge_lora: bool = _f(True, "Fold the adapter into OUT's weights at the end (OUT/adapter is kept either way).")
     # --- memory / speed
     bf16: bool | None = _f(None, "bf16 mixed precision; None = on when a bf16-capable GPU is present.")
     gradient_checkpointing: bool = _f(True, "Recompute activations in backward (less memory, ~30% slower).")

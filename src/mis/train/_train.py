@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -119,11 +120,15 @@ def train(config: TrainConfig) -> Path:
     from mis.train._model import load_model, load_processor, lora_config, use_bf16
 
     config.check()
-    out = prepare_out(config)
+    # Under `accelerate launch` every rank runs this; only rank 0 checks and writes OUT (the others
+    # would see rank 0's files and refuse a "non-empty" folder). A rank-0 error stops the launcher.
+    main_rank = os.environ.get("RANK", "0") == "0"
+    out = prepare_out(config) if main_rank else Path(str(config.out))
     checkpoint = last_checkpoint(out) if config.resume else None
     if config.resume and checkpoint is None:
         log.info("resume: no checkpoint in %s yet; starting from step 0", out / CHECKPOINTS)
-    config.save(out / CONFIG_FILE)
+    if main_rank:
+        config.save(out / CONFIG_FILE)
 
     rows, data_info = _rows(config)
     processor = load_processor(config)
@@ -145,6 +150,8 @@ def train(config: TrainConfig) -> Path:
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     metrics = {"global_step": trainer.state.global_step, "train_loss": result.training_loss,
                **{k: v for k, v in result.metrics.items() if isinstance(v, int | float)}}
+    if torch.cuda.is_available():
+        metrics["peak_gpu_mem_gib"] = torch.cuda.max_memory_allocated() / 2**30
 
     if config.lora:
         trainer.save_model(str(out / "adapter"))
@@ -154,7 +161,7 @@ def train(config: TrainConfig) -> Path:
     if trainer.accelerator.is_main_process:
         log_file = out / "train_log.json"
         log_file.write_text(json.dumps({"metrics": metrics, "log_history": trainer.state.log_history}, indent=1))
-        if config.lora:
+        if config.lora and config.merge_lora:
             del trainer, model
             merge_adapter(out / "adapter", out, base=config.model, allow_existing=True)
         processor.save_pretrained(str(out))

@@ -1,0 +1,93 @@
+"""Training throughput on CPU: full fine-tuning vs LoRA on a tiny model, side by side.
+
+    .venv/bin/python benchmarks/train_throughput.py [--arch qwen2_vl] [--steps 20] [--samples 16]
+
+Each mode runs in its own process (so peak RSS is that mode's own) through `mis.train.train` with the
+tiny-cpu recipe, on synthetic two-image samples with safety-CoT-length targets. Prints samples/s,
+tokens/s (all tokens the model saw) and peak RSS, and the LoRA / full ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET = ("The first image shows a red square and the second a blue circle. Putting them together raises "
+          "no concrete risk here; a safe and helpful answer describes each shape and how they could sit "
+          "side by side, without any harmful step. ") * 2
+
+
+def make_data(root: Path, n: int) -> Path:
+    from PIL import Image
+
+    from mis.data import Sample, write_mis_layout
+
+    samples = []
+    for i in range(n):
+        paths = []
+        for k, color in enumerate(("red", "blue"), start=1):
+            p = root / "src" / f"{i}_{k}.png"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (64, 64), color).save(p)
+            paths.append(str(p))
+        samples.append(Sample(id=str(i), split="train", question="How could the object in the first image be "
+                              "combined with the object in the second image?", images=paths, target=TARGET))
+    return write_mis_layout(samples, root / "data")
+
+
+def one(mode: str, arch: str, steps: int, samples: int, work: Path) -> dict:
+    import logging
+
+    logging.disable(logging.WARNING)
+    from mis.models.tiny import make_tiny_model
+    from mis.train import resolve_config, train
+
+    model = make_tiny_model(work / "model", arch)
+    data = make_data(work, samples)
+    config = resolve_config("tiny-cpu", model=str(model), data=str(data), out=str(work / "out"),
+                            max_steps=steps, lora=(mode == "lora"), save_steps=10_000, logging_steps=1)
+    start = time.perf_counter()
+    out = train(config)
+    wall = time.perf_counter() - start
+    log = json.loads((out / "train_log.json").read_text())
+    runtime = log["metrics"]["train_runtime"]
+    tokens = max(h.get("num_tokens", 0) for h in log["log_history"])
+    return {"mode": mode, "steps": steps, "batch": config.batch_size,
+            "samples_per_s": steps * config.batch_size / runtime, "tokens_per_s": tokens / runtime,
+            "train_s": runtime, "total_s": wall,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", default="qwen2_vl")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--samples", type=int, default=16)
+    parser.add_argument("--one", choices=("full", "lora"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(one(args.one, args.arch, args.steps, args.samples, Path(tmp))))
+        return
+    rows = {}
+    for mode in ("full", "lora"):
+        proc = subprocess.run([sys.executable, __file__, "--one", mode, "--arch", args.arch, "--steps",
+                               str(args.steps), "--samples", str(args.samples)],
+                              capture_output=True, text=True, check=True)
+        rows[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
+    full, lora = rows["full"], rows["lora"]
+    print(f"tiny {args.arch}, {args.steps} steps x batch {full['batch']}, CPU (torch threads: default)")
+    print(f"{'metric':<14}{'full':>12}{'lora':>12}{'lora/full':>11}")
+    for key, label in (("samples_per_s", "samples/s"), ("tokens_per_s", "tokens/s"),
+                       ("peak_rss_mb", "peak RSS MB"), ("train_s", "train s")):
+        print(f"{label:<14}{full[key]:>12.2f}{lora[key]:>12.2f}{lora[key] / full[key]:>10.2f}x")
+
+
+if __name__ == "__main__":
+    main()
