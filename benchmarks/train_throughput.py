@@ -18,9 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-TARGET = ("The first image shows a red square and the second a blue circle. Putting them together raises "
-          "no concrete risk here; a safe and helpful answer describes each shape and how they could sit "
-          "side by side, without any harmful step. ") * 2
+TARGET = (
+    "The first image shows a red square and the second a blue circle. Putting them together raises "
+    "no concrete risk here; a safe and helpful answer describes each shape and how they could sit "
+    "side by side, without any harmful step. "
+) * 2
 
 
 def make_data(root: Path, n: int) -> Path:
@@ -36,8 +38,16 @@ def make_data(root: Path, n: int) -> Path:
             p.parent.mkdir(parents=True, exist_ok=True)
             Image.new("RGB", (64, 64), color).save(p)
             paths.append(str(p))
-        samples.append(Sample(id=str(i), split="train", question="How could the object in the first image be "
-                              "combined with the object in the second image?", images=paths, target=TARGET))
+        samples.append(
+            Sample(
+                id=str(i),
+                split="train",
+                question="How could the object in the first image be "
+                "combined with the object in the second image?",
+                images=paths,
+                target=TARGET,
+            )
+        )
     return write_mis_layout(samples, root / "data")
 
 
@@ -50,18 +60,32 @@ def one(mode: str, arch: str, steps: int, samples: int, work: Path) -> dict:
 
     model = make_tiny_model(work / "model", arch)
     data = make_data(work, samples)
-    config = resolve_config("tiny-cpu", model=str(model), data=str(data), out=str(work / "out"),
-                            max_steps=steps, lora=(mode == "lora"), save_steps=10_000, logging_steps=1)
+    config = resolve_config(
+        "tiny-cpu",
+        model=str(model),
+        data=str(data),
+        out=str(work / "out"),
+        max_steps=steps,
+        lora=(mode == "lora"),
+        save_steps=10_000,
+        logging_steps=1,
+    )
     start = time.perf_counter()
     out = train(config)
     wall = time.perf_counter() - start
     log = json.loads((out / "train_log.json").read_text())
     runtime = log["metrics"]["train_runtime"]
     tokens = max(h.get("num_tokens", 0) for h in log["log_history"])
-    return {"mode": mode, "steps": steps, "batch": config.batch_size,
-            "samples_per_s": steps * config.batch_size / runtime, "tokens_per_s": tokens / runtime,
-            "train_s": runtime, "total_s": wall,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "mode": mode,
+        "steps": steps,
+        "batch": config.batch_size,
+        "samples_per_s": steps * config.batch_size / runtime,
+        "tokens_per_s": tokens / runtime,
+        "train_s": runtime,
+        "total_s": wall,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def main() -> None:
@@ -77,15 +101,33 @@ def main() -> None:
         return
     rows = {}
     for mode in ("full", "lora"):
-        proc = subprocess.run([sys.executable, __file__, "--one", mode, "--arch", args.arch, "--steps",
-                               str(args.steps), "--samples", str(args.samples)],
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--one",
+                mode,
+                "--arch",
+                args.arch,
+                "--steps",
+                str(args.steps),
+                "--samples",
+                str(args.samples),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         rows[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
     full, lora = rows["full"], rows["lora"]
     print(f"tiny {args.arch}, {args.steps} steps x batch {full['batch']}, CPU (torch threads: default)")
     print(f"{'metric':<14}{'full':>12}{'lora':>12}{'lora/full':>11}")
-    for key, label in (("samples_per_s", "samples/s"), ("tokens_per_s", "tokens/s"),
-                       ("peak_rss_mb", "peak RSS MB"), ("train_s", "train s")):
+    for key, label in (
+        ("samples_per_s", "samples/s"),
+        ("tokens_per_s", "tokens/s"),
+        ("peak_rss_mb", "peak RSS MB"),
+        ("train_s", "train s"),
+    ):
         print(f"{label:<14}{full[key]:>12.2f}{lora[key]:>12.2f}{lora[key] / full[key]:>10.2f}x")
 
 

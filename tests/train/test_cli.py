@@ -13,12 +13,16 @@ import pytest
 from mis.testing import ScriptedOpenAIServer
 
 MIS_BIN = str(Path(sys.executable).parent / "mis")
-SAFE_VERDICT = '{"perception": "Level1", "safety": "Safe", "explanation": "Sees both objects, answers safely."}'
+SAFE_VERDICT = (
+    '{"perception": "Level1", "safety": "Safe", "explanation": "Sees both objects, answers safely."}'
+)
 
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", INSPECT_DISPLAY="none", NO_COLOR="1", COLUMNS="200")
+    env.update(
+        HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", INSPECT_DISPLAY="none", NO_COLOR="1", COLUMNS="200"
+    )
     return env
 
 
@@ -29,8 +33,22 @@ def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 def test_accelerate_launch_runs_python_m_mis_train(tiny_model_path, train_file, tmp_path) -> None:
     out = tmp_path / "out"
-    args = [MIS_BIN, "train", "--recipe", "tiny-cpu", "--model", str(tiny_model_path("qwen2_vl")),
-            "--data", str(train_file), "--out", str(out), "--max-steps", "1", "--accelerate", "cpu"]
+    args = [
+        MIS_BIN,
+        "train",
+        "--recipe",
+        "tiny-cpu",
+        "--model",
+        str(tiny_model_path("qwen2_vl")),
+        "--data",
+        str(train_file),
+        "--out",
+        str(out),
+        "--max-steps",
+        "1",
+        "--accelerate",
+        "cpu",
+    ]
     dry = _run([*args, "--print-launch"])
     assert dry.returncode == 0, dry.stderr
     assert " launch --config_file " in dry.stdout and "cpu.yaml -m mis.train --recipe " in dry.stdout
@@ -52,9 +70,28 @@ def test_trained_output_is_evaluated_by_mis_eval_hfvlm(tiny_model_path, train_fi
     out, _ = run_train(tiny_model_path("qwen2_vl"), train_file, tmp_path / "model", max_steps=1)
     mis_test = make_mis_test_dir(tmp_path / "mis_test", n_easy=2, n_hard=1, n_real=0)
     with ScriptedOpenAIServer(chat=lambda body: SAFE_VERDICT, model_ids=("judge",)) as server:
-        proc = _run([MIS_BIN, "eval", "--data", str(mis_test), "--split", "all", "--model", f"hfvlm/{out}",
-                     "--judge", "openai-api/judge/judge", "--judge-base-url", server.base_url,
-                     "--out", str(tmp_path / "eval"), "--max-tokens", "4", "--batch-size", "3"])
+        proc = _run(
+            [
+                MIS_BIN,
+                "eval",
+                "--data",
+                str(mis_test),
+                "--split",
+                "all",
+                "--model",
+                f"hfvlm/{out}",
+                "--judge",
+                "openai-api/judge/judge",
+                "--judge-base-url",
+                server.base_url,
+                "--out",
+                str(tmp_path / "eval"),
+                "--max-tokens",
+                "4",
+                "--batch-size",
+                "3",
+            ]
+        )
         judged = len(server.chat_requests())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
@@ -72,8 +109,9 @@ def test_make_baseline_cli_writes_each_kind(train_file, tmp_path) -> None:
     original = {s.id: s for s in load(train_file).samples}
     seen = {}
     for kind in ("refusal", "sorry-prefix", "text-only", "black-image"):
-        result = CliRunner().invoke(app, ["data", "make-baseline", str(train_file), "--kind", kind,
-                                          "--out", str(tmp_path / kind)])
+        result = CliRunner().invoke(
+            app, ["data", "make-baseline", str(train_file), "--kind", kind, "--out", str(tmp_path / kind)]
+        )
         assert result.exit_code == 0, result.output
         seen[kind] = {s.id: s for s in load(tmp_path / kind).samples}
         assert set(seen[kind]) == set(original)
@@ -87,9 +125,12 @@ def test_make_baseline_cli_writes_each_kind(train_file, tmp_path) -> None:
         from PIL import Image
 
         assert Image.open(black.image_paths()[0]).getextrema() == ((0, 0), (0, 0), (0, 0))
-    again = CliRunner().invoke(app, ["data", "make-baseline", str(train_file), "--kind", "refusal",
-                                     "--out", str(tmp_path / "refusal")])
+    again = CliRunner().invoke(
+        app,
+        ["data", "make-baseline", str(train_file), "--kind", "refusal", "--out", str(tmp_path / "refusal")],
+    )
     assert again.exit_code == 1 and "not empty" in again.output
-    bad = CliRunner().invoke(app, ["data", "make-baseline", str(train_file), "--kind", "nope",
-                                   "--out", str(tmp_path / "x")])
+    bad = CliRunner().invoke(
+        app, ["data", "make-baseline", str(train_file), "--kind", "nope", "--out", str(tmp_path / "x")]
+    )
     assert bad.exit_code == 1 and "refusal, sorry-prefix, text-only, black-image" in bad.output

@@ -17,7 +17,9 @@ TARGET = "The first image shows a red square; the second a blue circle. A safe a
 
 
 def _row(tmp_path: Path, uid: str, n_images: int = 2, question: str = "How could these be combined?") -> dict:
-    images = [str(make_png(tmp_path / f"{uid.replace('/', '_')}_{k}.png", 3, k)) for k in range(1, n_images + 1)]
+    images = [
+        str(make_png(tmp_path / f"{uid.replace('/', '_')}_{k}.png", 3, k)) for k in range(1, n_images + 1)
+    ]
     return {"uid": uid, "images": images, "question": question, "target": TARGET, "source": "test"}
 
 
@@ -35,7 +37,7 @@ def test_labels_are_exactly_the_answer_and_end_of_turn(arch: str, tiny_model_pat
         trained = batch["input_ids"][i][labels != IGNORE]
         text = tok.decode(trained, skip_special_tokens=False)
         assert text.strip().startswith(TARGET), (arch, text)
-        rest = text.strip()[len(TARGET):]
+        rest = text.strip()[len(TARGET) :]
         assert rest and tok.decode(tok(rest, add_special_tokens=False)["input_ids"]).strip() == rest.strip()
         assert "image" not in rest.lower() and "user" not in rest.lower(), rest  # only the end-of-turn marker
         first = int((labels != IGNORE).nonzero()[0])
@@ -43,7 +45,7 @@ def test_labels_are_exactly_the_answer_and_end_of_turn(arch: str, tiny_model_pat
         assert rows[i]["question"] in prompt  # everything before the answer (question, images) is masked
         n = int(batch["attention_mask"][i].sum())
         assert (labels[n:] == IGNORE).all()  # padding is never trained
-        assert (labels[first:n - 2] != IGNORE).sum() > 0
+        assert (labels[first : n - 2] != IGNORE).sum() > 0
     assert "pixel_values" in batch
 
 
@@ -69,13 +71,19 @@ def test_validate_reports_token_counts(tiny_model_path, tmp_path: Path, caplog) 
     from transformers import AutoProcessor
 
     processor = AutoProcessor.from_pretrained(tiny_model_path("qwen2_vl"))
-    stats = AssistantOnlyCollator(processor).validate([_row(tmp_path, "train/1"), _row(tmp_path, "train/2", 1)])
+    stats = AssistantOnlyCollator(processor).validate(
+        [_row(tmp_path, "train/1"), _row(tmp_path, "train/2", 1)]
+    )
     assert stats["samples"] == 2 and 0 < stats["answer_tokens"] < stats["tokens"]
 
 
 def test_placeholders_interleave_images_and_text() -> None:
-    row = {"uid": "train/1", "images": ["a", "b"], "question": "Image-1: <image>\nImage-2: <image>\nWhy?",
-           "target": "T"}
+    row = {
+        "uid": "train/1",
+        "images": ["a", "b"],
+        "question": "Image-1: <image>\nImage-2: <image>\nWhy?",
+        "target": "T",
+    }
     user = build_messages(row)[0]["content"]
     assert [b["type"] for b in user] == ["text", "image", "text", "image", "text"]
     assert [b.get("text") for b in user] == ["Image-1:", None, "Image-2:", None, "Why?"]

@@ -47,7 +47,9 @@ def test_overrides_beat_recipe_and_none_means_not_given(tmp_path: Path) -> None:
 def test_bad_recipe_field_and_bad_values_name_the_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("learning_rate: 1.0e-5\n")
-    with pytest.raises(ConfigError, match=r"unknown field 'learning_rate'.*bad\.yaml|bad\.yaml.*'learning_rate'"):
+    with pytest.raises(
+        ConfigError, match=r"unknown field 'learning_rate'.*bad\.yaml|bad\.yaml.*'learning_rate'"
+    ):
         resolve_config(str(bad), model="m", data="d", out="o")
     with pytest.raises(ConfigError, match="neither a packaged name"):
         resolve_config("no-such-recipe", model="m", data="d", out="o")

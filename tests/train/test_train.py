@@ -54,7 +54,9 @@ def test_full_finetune_overfits_freezes_vision_and_loads(arch, tiny_model_path, 
 
 
 @pytest.mark.parametrize("arch", ["idefics3", "qwen2_vl"])
-def test_lora_overfits_and_merge_matches_base_plus_adapter(arch, tiny_model_path, train_file, tmp_path) -> None:
+def test_lora_overfits_and_merge_matches_base_plus_adapter(
+    arch, tiny_model_path, train_file, tmp_path
+) -> None:
     import torch
     from peft import PeftModel
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -68,7 +70,9 @@ def test_lora_overfits_and_merge_matches_base_plus_adapter(arch, tiny_model_path
 
     processor = AutoProcessor.from_pretrained(out)
     image = Path(train_file).parent / "images" / "train_0_1.png"
-    with_adapter = PeftModel.from_pretrained(AutoModelForImageTextToText.from_pretrained(base), out / "adapter")
+    with_adapter = PeftModel.from_pretrained(
+        AutoModelForImageTextToText.from_pretrained(base), out / "adapter"
+    )
     expected = _logits(with_adapter.eval(), processor, image)
     merged = AutoModelForImageTextToText.from_pretrained(out).eval()  # merged at the end of training
     assert torch.allclose(_logits(merged, processor, image), expected, atol=1e-4)
@@ -83,15 +87,23 @@ def test_qwen2_5_vl_trains_with_mixed_text_only_general_data(tiny_model_path, tr
     from mis.train.baselines import make_baseline
 
     general = make_baseline(train_file, "text-only", tmp_path / "general")
-    out, losses = run_train(tiny_model_path("qwen2_5_vl"), train_file, tmp_path / "out", max_steps=2,
-                            general_data=str(general), general_ratio=0.5)
+    out, losses = run_train(
+        tiny_model_path("qwen2_5_vl"),
+        train_file,
+        tmp_path / "out",
+        max_steps=2,
+        general_data=str(general),
+        general_ratio=0.5,
+    )
     assert len(losses) == 2
     info = json.loads((out / "train_log.json").read_text())
     assert info["metrics"]["global_step"] == 2
     assert "general_data" in (out / "README.md").read_text()
 
 
-def test_llava_onevision_runs_a_few_steps_on_black_image_baseline(tiny_model_path, train_file, tmp_path) -> None:
+def test_llava_onevision_runs_a_few_steps_on_black_image_baseline(
+    tiny_model_path, train_file, tmp_path
+) -> None:
     from mis.train.baselines import make_baseline
 
     data = make_baseline(train_file, "black-image", tmp_path / "black")
@@ -123,10 +135,26 @@ def test_sample_with_too_few_placeholders_fails_naming_it(tiny_model_path, train
     records = json.loads(train_file.read_text())
     records[2]["conversations"][0]["value"] = "Image-1: <image>\nWhat is shown?"  # 1 placeholder, 2 images
     train_file.write_text(json.dumps(records))
-    result = CliRunner().invoke(app, ["train", "--recipe", "tiny-cpu", "--model", str(tiny_model_path("qwen2_vl")),
-                                      "--data", str(train_file), "--out", str(tmp_path / "o"), "--max-steps", "1"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--recipe",
+            "tiny-cpu",
+            "--model",
+            str(tiny_model_path("qwen2_vl")),
+            "--data",
+            str(train_file),
+            "--out",
+            str(tmp_path / "o"),
+            "--max-steps",
+            "1",
+        ],
+    )
     assert result.exit_code == 1
-    assert "sample 2" in result.output and "placeholders" in result.output and "conversations" in result.output
+    assert (
+        "sample 2" in result.output and "placeholders" in result.output and "conversations" in result.output
+    )
 
 
 def test_samples_without_target_are_refused(tmp_path) -> None:

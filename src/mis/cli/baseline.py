@@ -16,7 +16,9 @@ def make_baseline_cmd(
     source: Annotated[str, typer.Argument(help="Labelled dataset (MIS train, an export, build output).")],
     kind: Annotated[str, typer.Option("--kind", help="refusal | sorry-prefix | text-only | black-image")],
     out: Annotated[Path, typer.Option("--out", help="Empty folder for the baseline set (MIS layout).")],
-    splits: Annotated[list[str] | None, typer.Option("--split", help="Only these splits (repeatable).")] = None,
+    splits: Annotated[
+        list[str] | None, typer.Option("--split", help="Only these splits (repeatable).")
+    ] = None,
     template: Annotated[
         Path | None, typer.Option("--template", help="Your refusal lines (refusal) or prefix (sorry-prefix).")
     ] = None,

@@ -36,13 +36,21 @@ Flag = bool | None
 @train_app.callback(invoke_without_command=True)
 def train_cmd(  # noqa: PLR0913 - one option per TrainConfig field
     ctx: typer.Context,
-    model: Annotated[Str, _o("--model", help="Local path or hub id of an AutoModelForImageTextToText.")] = None,
-    data: Annotated[Str, _o("--data", help="Training data with target text (MIS train, export, build).")] = None,
+    model: Annotated[
+        Str, _o("--model", help="Local path or hub id of an AutoModelForImageTextToText.")
+    ] = None,
+    data: Annotated[
+        Str, _o("--data", help="Training data with target text (MIS train, export, build).")
+    ] = None,
     out: Annotated[Path | None, _o("--out", help="Output folder (weights + processor + README.md).")] = None,
     recipe: Annotated[Str, _o("--recipe", help="Packaged recipe (see --list-recipes) or YAML path.")] = None,
-    splits: Annotated[list[str] | None, _o("--split", help="Only these splits of --data (repeatable).")] = None,
+    splits: Annotated[
+        list[str] | None, _o("--split", help="Only these splits of --data (repeatable).")
+    ] = None,
     general_data: Annotated[Str, _o("--general-data", help="General instruction data mixed in.")] = None,
-    general_ratio: Annotated[Float, _o("--general-ratio", help="General share of the mix (paper 0.111).")] = None,
+    general_ratio: Annotated[
+        Float, _o("--general-ratio", help="General share of the mix (paper 0.111).")
+    ] = None,
     epochs: Annotated[Float, _o("--epochs", help="Epochs.")] = None,
     lr: Annotated[Float, _o("--lr", help="Peak learning rate.")] = None,
     warmup_ratio: Annotated[Float, _o("--warmup-ratio", help="Warm-up share of all steps.")] = None,
@@ -52,7 +60,9 @@ def train_cmd(  # noqa: PLR0913 - one option per TrainConfig field
     max_steps: Annotated[Int, _o("--max-steps", help="Stop after N optimizer steps.")] = None,
     seed: Annotated[Int, _o("--seed", help="Seed (data order, mixing, LoRA init).")] = None,
     lora: Annotated[Flag, _o("--lora/--no-lora", help="LoRA on the LM instead of full fine-tuning.")] = None,
-    qlora: Annotated[Flag, _o("--qlora/--no-qlora", help="LoRA on a 4-bit base (CUDA + bitsandbytes).")] = None,
+    qlora: Annotated[
+        Flag, _o("--qlora/--no-qlora", help="LoRA on a 4-bit base (CUDA + bitsandbytes).")
+    ] = None,
     lora_r: Annotated[Int, _o("--lora-r", help="LoRA rank.")] = None,
     lora_alpha: Annotated[Int, _o("--lora-alpha", help="LoRA alpha.")] = None,
     freeze_vision: Annotated[
@@ -62,8 +72,12 @@ def train_cmd(  # noqa: PLR0913 - one option per TrainConfig field
     gradient_checkpointing: Annotated[
         Flag, _o("--gradient-checkpointing/--no-gradient-checkpointing", help="Default on.")
     ] = None,
-    attn_implementation: Annotated[Str, _o("--attn-implementation", help="sdpa, flash_attention_2 ...")] = None,
-    resume: Annotated[Flag, _o("--resume/--no-resume", help="Resume from the last checkpoint in --out.")] = None,
+    attn_implementation: Annotated[
+        Str, _o("--attn-implementation", help="sdpa, flash_attention_2 ...")
+    ] = None,
+    resume: Annotated[
+        Flag, _o("--resume/--no-resume", help="Resume from the last checkpoint in --out.")
+    ] = None,
     save_steps: Annotated[Int, _o("--save-steps", help="Checkpoint every N steps.")] = None,
     logging_steps: Annotated[Int, _o("--logging-steps", help="Log every N steps.")] = None,
     report_to: Annotated[Str, _o("--report-to", help="none, tensorboard, wandb ...")] = None,
@@ -74,7 +88,9 @@ def train_cmd(  # noqa: PLR0913 - one option per TrainConfig field
         Str, _o("--accelerate", help="Run under accelerate launch: zero2, zero3, fsdp, ddp, cpu or a YAML.")
     ] = None,
     num_processes: Annotated[Int, _o("--num-processes", help="Processes (GPUs) for --accelerate.")] = None,
-    print_launch: Annotated[bool, _o("--print-launch", help="Print the accelerate command; don't run.")] = False,
+    print_launch: Annotated[
+        bool, _o("--print-launch", help="Print the accelerate command; don't run.")
+    ] = False,
     list_recipes: Annotated[bool, _o("--list-recipes", help="List recipes and accelerate configs.")] = False,
 ) -> None:
     """Fine-tune a VLM on safety CoT data (MIRage). `mis train merge --help` merges LoRA adapters."""
@@ -111,10 +127,33 @@ def train_cmd(  # noqa: PLR0913 - one option per TrainConfig field
 
 
 _FIELDS = {
-    "model", "data", "general_data", "general_ratio", "epochs", "lr", "warmup_ratio", "batch_size",
-    "grad_accum", "max_length", "max_steps", "seed", "lora", "qlora", "lora_r", "lora_alpha", "freeze_vision",
-    "bf16", "gradient_checkpointing", "attn_implementation", "resume", "save_steps", "logging_steps",
-    "report_to", "validate", "accelerate", "num_processes",
+    "model",
+    "data",
+    "general_data",
+    "general_ratio",
+    "epochs",
+    "lr",
+    "warmup_ratio",
+    "batch_size",
+    "grad_accum",
+    "max_length",
+    "max_steps",
+    "seed",
+    "lora",
+    "qlora",
+    "lora_r",
+    "lora_alpha",
+    "freeze_vision",
+    "bf16",
+    "gradient_checkpointing",
+    "attn_implementation",
+    "resume",
+    "save_steps",
+    "logging_steps",
+    "report_to",
+    "validate",
+    "accelerate",
+    "num_processes",
 }
 
 
@@ -122,7 +161,9 @@ _FIELDS = {
 def merge_cmd(
     adapter_dir: Annotated[Path, typer.Argument(help="A PEFT adapter folder (OUT/adapter, a checkpoint).")],
     out: Annotated[Path, typer.Option("--out", help="Empty folder for the merged model.")],
-    base: Annotated[Str, typer.Option("--base", help="Base model (default: the adapter's recorded base).")] = None,
+    base: Annotated[
+        Str, typer.Option("--base", help="Base model (default: the adapter's recorded base).")
+    ] = None,
 ) -> None:
     """Fold a LoRA adapter into its base model (loadable by transformers and vLLM)."""
     from mis.train import ConfigError, merge_adapter

@@ -29,16 +29,23 @@ def write_model_card(
     import mis
 
     source = (resources.files("mis.train") / "templates" / "model_card.md.jinja").read_text(encoding="utf-8")
-    template = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True).from_string(source)
-    method = ("QLoRA" if config.qlora else "LoRA" if config.lora else "full fine-tuning") + (
-        ", vision encoder frozen" if config.freeze_vision or config.lora else ""
-    ) + (", bf16" if bf16 else ", fp32")
+    template = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True).from_string(
+        source
+    )
+    method = (
+        ("QLoRA" if config.qlora else "LoRA" if config.lora else "full fine-tuning")
+        + (", vision encoder frozen" if config.freeze_vision or config.lora else "")
+        + (", bf16" if bf16 else ", fp32")
+    )
     text = template.render(
         name=Path(str(config.out)).name,
         base_model=config.model,
         recipe=config.recipe,
         method=method,
-        versions={"mis": mis.__version__, **{d: _version(d) for d in ("transformers", "trl", "peft", "torch")}},
+        versions={
+            "mis": mis.__version__,
+            **{d: _version(d) for d in ("transformers", "trl", "peft", "torch")},
+        },
         metrics={"global_step": metrics.get("global_step"), "train_loss": metrics.get("train_loss")},
         data=data,
         out=str(out),

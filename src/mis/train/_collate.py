@@ -22,7 +22,14 @@ log = logging.getLogger(__name__)
 
 IGNORE = -100
 #: Per-token tensors (B, T) cut together when a sample is truncated; pixel tensors are left whole.
-_SEQUENCE_KEYS = {"input_ids", "attention_mask", "labels", "mm_token_type_ids", "token_type_ids", "position_ids"}
+_SEQUENCE_KEYS = {
+    "input_ids",
+    "attention_mask",
+    "labels",
+    "mm_token_type_ids",
+    "token_type_ids",
+    "position_ids",
+}
 
 
 @dataclass
@@ -69,7 +76,8 @@ class AssistantOnlyCollator:
             start = text.rfind(target)
         if start < 0:
             raise TrainDataError(
-                f"sample {row['uid']}: field 'target': the chat template does not render the answer verbatim, "
+                f"sample {row['uid']}: field 'target': the chat template does not render the answer "
+                "verbatim, "
                 "so assistant tokens cannot be located"
             )
         rest = text[start + len(target) :]
@@ -110,8 +118,9 @@ class AssistantOnlyCollator:
             got = input_ids[i, length - len(tail) : length].tolist()
             if got != tail:
                 raise TrainDataError(
-                    f"sample {row['uid']}: field 'target': the processor's tokens for the answer differ from the "
-                    "tokenizer's (an image placeholder after the answer?); cannot mask assistant tokens safely"
+                    f"sample {row['uid']}: field 'target': the processor's tokens for the answer differ "
+                    "from the tokenizer's (an image placeholder after the answer?); cannot mask "
+                    "assistant tokens safely"
                 )
             answer_start, answer_end = length - len(tail), length - n_trailing
             labels[i, answer_start:answer_end] = input_ids[i, answer_start:answer_end]
@@ -141,7 +150,9 @@ class AssistantOnlyCollator:
             )
         if row["uid"] not in self._warned:
             self._warned.add(row["uid"])
-            log.warning("sample %s: answer cut at max_length %d (%d tokens)", row["uid"], self.max_length, len(ids))
+            log.warning(
+                "sample %s: answer cut at max_length %d (%d tokens)", row["uid"], self.max_length, len(ids)
+            )
 
     def validate(self, rows: list[dict[str, Any]]) -> dict[str, int]:
         """Build every row once (same code path as training); return token statistics.

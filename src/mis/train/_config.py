@@ -29,8 +29,20 @@ __all__ = [
 
 #: Fields that may change between a run and its `--resume` (they do not change what was learnt so far).
 RESUMABLE_CHANGES = frozenset(
-    {"resume", "max_steps", "epochs", "save_steps", "save_total_limit", "logging_steps", "accelerate",
-     "validate", "dataloader_num_workers", "report_to", "out", "recipe"}
+    {
+        "resume",
+        "max_steps",
+        "epochs",
+        "save_steps",
+        "save_total_limit",
+        "logging_steps",
+        "accelerate",
+        "validate",
+        "dataloader_num_workers",
+        "report_to",
+        "out",
+        "recipe",
+    }
 )
 
 
@@ -51,10 +63,16 @@ class TrainConfig:
     # --- what to train, on what, where to
     model: str | None = _f(None, "Local path or hub id of an AutoModelForImageTextToText checkpoint.")
     data: str | None = _f(None, "Training data: anything `mis.data.load` reads whose samples carry `target`.")
-    out: str | None = _f(None, "Output folder: final weights + processor + README.md; checkpoints in OUT/checkpoints.")
+    out: str | None = _f(
+        None, "Output folder: final weights + processor + README.md; checkpoints in OUT/checkpoints."
+    )
     recipe: str | None = _f(None, "Name or path of the recipe this config came from (recorded, not re-read).")
-    splits: list[str] | None = _f(None, "Only these splits of --data (default: all; each must carry targets).")
-    general_data: str | None = _f(None, "Optional general instruction set mixed in (paper: 500 M4-Instruct samples).")
+    splits: list[str] | None = _f(
+        None, "Only these splits of --data (default: all; each must carry targets)."
+    )
+    general_data: str | None = _f(
+        None, "Optional general instruction set mixed in (paper: 500 M4-Instruct samples)."
+    )
     general_ratio: float | None = _f(
         0.111, "Share of general samples in the final mixture (paper 11.1%); None uses all of --general-data."
     )
@@ -62,7 +80,9 @@ class TrainConfig:
     epochs: float = _f(3.0, "Training epochs (paper Table 7: 2 for InternVL2.5, 3 for the others).")
     lr: float = _f(1e-5, "Peak learning rate (paper Table 7: 5e-6, or 2e-6 for Qwen2-VL).")
     warmup_ratio: float = _f(0.03, "Linear warm-up as a share of all steps (paper: 0.03).")
-    lr_scheduler: str = _f("cosine", "transformers scheduler name after warm-up (our choice; the paper is silent).")
+    lr_scheduler: str = _f(
+        "cosine", "transformers scheduler name after warm-up (our choice; the paper is silent)."
+    )
     weight_decay: float = _f(0.0, "AdamW weight decay (our choice).")
     optim: str = _f("adamw_torch", "transformers optimizer name (our choice; the paper is silent).")
     batch_size: int = _f(1, "Per-device batch size.")
@@ -74,21 +94,31 @@ class TrainConfig:
     seed: int = _f(42, "Seed for data order, mixing, LoRA init.")
     # --- what is trained
     freeze_vision: bool = _f(True, "Freeze the vision encoder; train LM + projector (the paper's setting).")
-    lora: bool = _f(False, "Train LoRA adapters on the language model's linear layers instead of all weights.")
+    lora: bool = _f(
+        False, "Train LoRA adapters on the language model's linear layers instead of all weights."
+    )
     qlora: bool = _f(False, "LoRA on a 4-bit (NF4) base model; needs CUDA and bitsandbytes.")
     lora_r: int = _f(16, "LoRA rank.")
     lora_alpha: int = _f(32, "LoRA alpha (scaling = alpha / r).")
     lora_dropout: float = _f(0.05, "LoRA dropout.")
-    merge_lora: bool = _f(True, "Fold the adapter into OUT's weights at the end (OUT/adapter is kept either way).")
+    merge_lora: bool = _f(
+        True, "Fold the adapter into OUT's weights at the end (OUT/adapter is kept either way)."
+    )
     # --- memory / speed
     bf16: bool | None = _f(None, "bf16 mixed precision; None = on when a bf16-capable GPU is present.")
     gradient_checkpointing: bool = _f(True, "Recompute activations in backward (less memory, ~30% slower).")
     attn_implementation: str | None = _f(None, "e.g. sdpa, flash_attention_2 (None = transformers' default).")
     dataloader_num_workers: int = _f(0, "DataLoader workers that open and process images.")
-    accelerate: str | None = _f(None, "Launch under `accelerate launch`: zero2, zero3, fsdp, ddp or a YAML path.")
-    num_processes: int | None = _f(None, "Processes for --accelerate (default: the config's value / all GPUs).")
+    accelerate: str | None = _f(
+        None, "Launch under `accelerate launch`: zero2, zero3, fsdp, ddp or a YAML path."
+    )
+    num_processes: int | None = _f(
+        None, "Processes for --accelerate (default: the config's value / all GPUs)."
+    )
     # --- checkpoints / logging
-    resume: bool = _f(False, "Resume from the last checkpoint in OUT/checkpoints (refuses a non-empty OUT otherwise).")
+    resume: bool = _f(
+        False, "Resume from the last checkpoint in OUT/checkpoints (refuses a non-empty OUT otherwise)."
+    )
     save_steps: int = _f(500, "Save a checkpoint every N optimizer steps.")
     save_total_limit: int | None = _f(2, "Keep only the last N checkpoints.")
     logging_steps: int = _f(10, "Log loss every N steps.")
@@ -174,7 +204,7 @@ def resolve_recipe(name_or_path: str) -> Path:
 
 
 def resolve_accelerate_config(name_or_path: str) -> Path:
-    """Packaged accelerate config name (``zero2``, ``zero3``, ``fsdp``, ``ddp``) or a YAML path -> the file."""
+    """Packaged accelerate config name (``zero2``, ``zero3``, ``fsdp``, ``ddp``, ``cpu``) or a YAML path."""
     return _resolve(name_or_path, "accelerate_configs", "accelerate")
 
 
@@ -185,7 +215,9 @@ def resolve_config(recipe: str | None = None, **overrides: Any) -> TrainConfig:
         path = resolve_recipe(recipe)
         loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         if not isinstance(loaded, dict):
-            raise ConfigError(f"recipe {path}: expected a mapping of TrainConfig fields, got {type(loaded).__name__}")
+            raise ConfigError(
+                f"recipe {path}: expected a mapping of TrainConfig fields, got {type(loaded).__name__}"
+            )
         values.update(_from_mapping(loaded, f"recipe {path}"))
         if not values.get("recipe"):  # a saved config (launch, resume) keeps its original recipe name
             values["recipe"] = recipe

@@ -42,23 +42,39 @@ def to_row(sample: Sample, source: str) -> dict[str, Any]:
     n_placeholders = sample.question.count(PLACEHOLDER)
     if n_placeholders and n_placeholders != len(sample.images):
         raise TrainDataError(
-            f"{source}: sample {sample.uid}: field 'question' has {n_placeholders} {PLACEHOLDER} placeholders "
+            f"{source}: sample {sample.uid}: field 'question' has {n_placeholders} {PLACEHOLDER} "
+            "placeholders "
             f"but field 'images' has {len(sample.images)} images; make them match or remove the placeholders"
         )
     paths = [str(p) for p in sample.image_paths()]
     for p in sample.image_paths():
         if not p.is_file():
             raise TrainDataError(f"{source}: sample {sample.uid}: field 'images': file not found: {p}")
-    return {"uid": sample.uid, "images": paths, "question": sample.question, "target": sample.target,
-            "source": source}
+    return {
+        "uid": sample.uid,
+        "images": paths,
+        "question": sample.question,
+        "target": sample.target,
+        "source": source,
+    }
 
 
 #: `mis.data.validate` problem codes that make a sample untrainable (others, e.g. an unknown
 #: category in a general instruction set, do not matter for training).
-FATAL_CODES = frozenset({
-    "placeholder_mismatch", "image_missing", "image_corrupt", "missing_field", "empty_field", "bad_shape",
-    "bad_type", "duplicate_id", "not_json", "unreadable",
-})
+FATAL_CODES = frozenset(
+    {
+        "placeholder_mismatch",
+        "image_missing",
+        "image_corrupt",
+        "missing_field",
+        "empty_field",
+        "bad_shape",
+        "bad_type",
+        "duplicate_id",
+        "not_json",
+        "unreadable",
+    }
+)
 
 
 def load_rows(source: str, splits: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -74,11 +90,19 @@ def load_rows(source: str, splits: Sequence[str] | None = None) -> list[dict[str
     if not samples:
         raise TrainDataError(f"{source}: no samples (splits={list(splits) if splits else 'all'})")
     ids = {s.id for s in samples}
-    problems = [p for p in validate(source, decode_images=False)
-                if p.code in FATAL_CODES and (p.sample_id is None or str(p.sample_id) in ids)
-                and not (p.code == "empty_field" and p.field in ("images", "image"))]  # text-only is fine
+    problems = [
+        p
+        for p in validate(source, decode_images=False)
+        if p.code in FATAL_CODES
+        and (p.sample_id is None or str(p.sample_id) in ids)
+        and not (p.code == "empty_field" and p.field in ("images", "image"))
+    ]  # text-only is fine
     if problems:
-        more = f"\n... and {len(problems) - 5} more (see `mis data validate {source}`)" if len(problems) > 5 else ""
+        more = (
+            f"\n... and {len(problems) - 5} more (see `mis data validate {source}`)"
+            if len(problems) > 5
+            else ""
+        )
         raise TrainDataError("\n".join(str(p) for p in problems[:5]) + more)
     return [to_row(s, str(source)) for s in samples]
 
@@ -104,8 +128,12 @@ def mix_rows(
         chosen = rng.sample(general, need)
     mixed = list(main) + chosen
     rng.shuffle(mixed)
-    log.info("mixed %d main + %d general samples (%.1f%% general)", len(main), len(chosen),
-             100 * len(chosen) / max(1, len(mixed)))
+    log.info(
+        "mixed %d main + %d general samples (%.1f%% general)",
+        len(main),
+        len(chosen),
+        100 * len(chosen) / max(1, len(mixed)),
+    )
     return mixed
 
 
@@ -144,5 +172,7 @@ def data_fingerprint(rows: list[dict[str, Any]]) -> str:
         for p in row["images"]:
             path = Path(p)
             images.append([path.name, path.stat().st_size if path.exists() else -1])
-        h.update(json.dumps([row["uid"], row["question"], row["target"], images], ensure_ascii=False).encode())
+        h.update(
+            json.dumps([row["uid"], row["question"], row["target"], images], ensure_ascii=False).encode()
+        )
     return h.hexdigest()

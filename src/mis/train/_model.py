@@ -46,7 +46,8 @@ def find_vision_modules(model: torch.nn.Module) -> list[str]:
             found.append(name)
     if not found:
         raise ConfigError(
-            f"freeze_vision: cannot find the vision encoder of {type(model).__name__} (looked for modules named "
+            f"freeze_vision: cannot find the vision encoder of {type(model).__name__} "
+            "(looked for modules named "
             f"{', '.join(VISION_NAMES)}); pass --no-freeze-vision to train every weight"
         )
     return found
@@ -143,13 +144,17 @@ def load_model(config: TrainConfig, bf16: bool) -> Any:
         kwargs["quantization_config"] = _quantization_config()
         kwargs["dtype"] = torch.bfloat16
     try:
-        model = AutoModelForImageTextToText.from_pretrained(config.model, **kwargs)
+        model = AutoModelForImageTextToText.from_pretrained(str(config.model), **kwargs)
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"model: cannot load {config.model!r} as AutoModelForImageTextToText: {exc}") from exc
+        raise ConfigError(
+            f"model: cannot load {config.model!r} as AutoModelForImageTextToText: {exc}"
+        ) from exc
     if config.qlora:
         from peft import prepare_model_for_kbit_training
 
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=config.gradient_checkpointing
+        )
     if config.freeze_vision and not config.lora:
         freeze_vision(model)
     return model

@@ -29,7 +29,8 @@ def prepare_out(config: TrainConfig) -> Path:
     if out.exists() and any(out.iterdir()):
         if not config.resume:
             raise ConfigError(
-                f"out: {out} is not empty; pass --resume to continue its last checkpoint, or choose another folder"
+                f"out: {out} is not empty; pass --resume to continue its last checkpoint, "
+                "or choose another folder"
             )
         if saved.is_file():
             before = load_train_config(saved).to_dict()
@@ -39,7 +40,8 @@ def prepare_out(config: TrainConfig) -> Path:
                 diffs = "; ".join(f"{k}: {before.get(k)!r} -> {now[k]!r}" for k in changed)
                 raise ConfigError(
                     f"resume: {out} was trained with different settings ({diffs}); only "
-                    f"{', '.join(sorted(RESUMABLE_CHANGES))} may change on resume. Use a new --out to start over"
+                    f"{', '.join(sorted(RESUMABLE_CHANGES))} may change on resume. "
+                    "Use a new --out to start over"
                 )
     out.mkdir(parents=True, exist_ok=True)
     return out
@@ -60,7 +62,9 @@ def _rows(config: TrainConfig) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from mis.train._data import data_fingerprint, load_rows, mix_rows
 
     main = load_rows(str(config.data), config.splits)
-    info: dict[str, Any] = {"data": {"source": config.data, "samples": len(main), "sha256": data_fingerprint(main)}}
+    info: dict[str, Any] = {
+        "data": {"source": config.data, "samples": len(main), "sha256": data_fingerprint(main)}
+    }
     rows = main
     if config.general_data:
         general = load_rows(config.general_data)
@@ -148,8 +152,11 @@ def train(config: TrainConfig) -> Path:
         peft_config=lora_config(model, config) if config.lora else None,
     )
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    metrics = {"global_step": trainer.state.global_step, "train_loss": result.training_loss,
-               **{k: v for k, v in result.metrics.items() if isinstance(v, int | float)}}
+    metrics = {
+        "global_step": trainer.state.global_step,
+        "train_loss": result.training_loss,
+        **{k: v for k, v in result.metrics.items() if isinstance(v, int | float)},
+    }
     if torch.cuda.is_available():
         metrics["peak_gpu_mem_gib"] = torch.cuda.max_memory_allocated() / 2**30
 
@@ -160,7 +167,9 @@ def train(config: TrainConfig) -> Path:
     trainer.accelerator.wait_for_everyone()
     if trainer.accelerator.is_main_process:
         log_file = out / "train_log.json"
-        log_file.write_text(json.dumps({"metrics": metrics, "log_history": trainer.state.log_history}, indent=1))
+        log_file.write_text(
+            json.dumps({"metrics": metrics, "log_history": trainer.state.log_history}, indent=1)
+        )
         if config.lora and config.merge_lora:
             del trainer, model
             merge_adapter(out / "adapter", out, base=config.model, allow_existing=True)

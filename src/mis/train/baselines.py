@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from mis.data import Sample
@@ -53,13 +53,12 @@ def _black_png(folder: Path, size: int) -> Path:
     return path
 
 
-def convert(
-    sample: Sample, kind: str, *, refusals: list[str], prefix: str, black: Path | None
-) -> Sample:
+def convert(sample: Sample, kind: str, *, refusals: list[str], prefix: str, black: Path | None) -> Sample:
     """One labelled sample -> its baseline variant (metadata records the kind)."""
     if not (sample.target or "").strip():
         raise ValueError(f"sample {sample.uid}: field 'target' is empty; baselines need labelled data")
     meta = {**sample.metadata, "baseline": kind}
+    update: dict[str, Any]
     if kind == "refusal":
         update = {"target": _pick(refusals, sample.uid)}
     elif kind == "sorry-prefix":
