@@ -24,7 +24,7 @@ def _block_after(text: str, heading: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_offline_walkthrough_runs_as_written(tmp_path: Path) -> None:
+def test_offline_walkthrough_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     commands = _block_after((DOCS / "evaluate.md").read_text(), "## Try it offline")
     assert len(commands) == 4 and commands[2] == commands[3]  # the rerun is the resume path
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
@@ -39,6 +39,13 @@ def test_offline_walkthrough_runs_as_written(tmp_path: Path) -> None:
     assert round(sum(results["metrics"].values()), 2) == 100.0
     assert len((out / "checkpoint.jsonl").read_text().splitlines()) == 6  # the rerun judged nothing again
     assert len((out / "samples.jsonl").read_text().splitlines()) == 6
+
+    # the Python section reuses the same run folder (same identity): it only rewrites the results
+    section = (DOCS / "evaluate.md").read_text().split("## Python", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```")[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "docs/evaluate.md", "exec"), {})  # noqa: S102 - the documented snippet, verbatim
+    assert str(results["metrics"]) in capsys.readouterr().out
 
 
 def test_models_page_matches_the_family_presets() -> None:
