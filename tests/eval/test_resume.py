@@ -30,7 +30,13 @@ EASY = [u for u in JUDGE_SCRIPT if u.startswith("easy/")]
 def _finished(checkpoint: Path) -> list[str]:
     if not checkpoint.is_file():
         return []
-    return [json.loads(line)["uid"] for line in checkpoint.read_text().splitlines() if line.endswith("}")]
+    uids = []
+    for line in checkpoint.read_text().splitlines():
+        try:
+            uids.append(json.loads(line)["uid"])
+        except json.JSONDecodeError:  # a line being written right now
+            continue
+    return uids
 
 
 def test_killed_eval_resumes_exactly_once(
