@@ -96,6 +96,10 @@ def test_qlora_on_cpu_is_a_clear_error() -> None:
         pytest.skip("CPU-only check")
     with pytest.raises(ConfigError, match="qlora: .*CUDA"):
         _quantization_config()
+    from mis.train import train
+
+    with pytest.raises(ConfigError, match="qlora: .*CUDA"):  # before any data or model is read
+        train(resolve_config(model="no-such-model", data="no-such-data", out="unused", qlora=True))
 
 
 def test_every_field_has_help() -> None:

@@ -101,12 +101,16 @@ class AssistantOnlyCollator:
             texts.append(text)
             tails.append(self.answer_tail(row, text))
         images = [_open_images(row) for row in rows]
+        # Same rule as `processor.apply_chat_template(tokenize=True)` at inference (hfvlm): special
+        # tokens are added unless the template already starts with BOS, so training sees what
+        # generation will see.
+        bos = self.tokenizer.bos_token
         batch = self.processor(
             text=texts,
             images=images if any(images) else None,
             padding=True,
             padding_side="right",
-            add_special_tokens=False,
+            add_special_tokens=not (bos and texts[0].startswith(bos)),
             return_tensors="pt",
         )
         input_ids = batch["input_ids"]  # (B, T)

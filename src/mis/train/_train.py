@@ -124,6 +124,10 @@ def train(config: TrainConfig) -> Path:
     from mis.train._model import load_model, load_processor, lora_config, use_bf16
 
     config.check()
+    if config.qlora:  # needs CUDA + bitsandbytes: fail before any data or model work
+        from mis.train._model import _quantization_config
+
+        _quantization_config()
     # Under `accelerate launch` every rank runs this; only rank 0 checks and writes OUT (the others
     # would see rank 0's files and refuse a "non-empty" folder). A rank-0 error stops the launcher.
     main_rank = os.environ.get("RANK", "0") == "0"
