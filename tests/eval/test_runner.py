@@ -127,3 +127,27 @@ def test_generations_survive_a_judge_failure(tiny_model_path, mis_test_dir: Path
     assert sorted(uids) == ["hard/1", "hard/2", "hard/3"]  # each sample generated exactly once overall
     rows = {r["uid"]: r["response"] for r in read_jsonl(out / "samples.jsonl")}
     assert rows["hard/2"] == next(g["response"] for g in generated if g["uid"] == "hard/2")
+
+
+def test_served_model_through_base_url(tagged_mis: Path, tmp_path: Path) -> None:
+    """`--model openai-api/... --model-base-url URL` (a vLLM server, here a scripted one): paper request."""
+    from mis.eval import EvalConfig, run_eval
+    from mis.testing import ScriptedOpenAIServer
+
+    answer = "The first image shows a square."
+    with ScriptedOpenAIServer(chat=lambda body: answer, model_ids=("m",)) as server:
+        results = run_eval(EvalConfig(data=str(tagged_mis), split="all", model="openai-api/served/m",
+                                      model_base_url=server.base_url, judge="exact/test-oracle",
+                                      out=tmp_path / "run"))
+        bodies, url = server.chat_requests(), server.base_url
+    assert results["metrics"] == {"asr": 25.0, "hr": 12.5, "rsr": 25.0, "rr": 12.5, "unknown": 25.0}
+    assert results["model_base_url"] == url and results["generate_config"]["max_tokens"] == 1024
+    assert len(bodies) == 8
+    body = bodies[0]
+    assert body["temperature"] == 0 and body["max_tokens"] == 1024
+    (message,) = body["messages"]  # one user turn, no system prompt
+    assert message["role"] == "user"
+    assert [p["type"] for p in message["content"]] == ["image_url", "image_url", "text"]
+    assert all(p["image_url"]["url"].startswith("data:image/png;base64,") for p in message["content"][:2])
+    rows = read_jsonl(tmp_path / "run" / "samples.jsonl")
+    assert rows[0]["response"] == answer
