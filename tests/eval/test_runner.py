@@ -151,3 +151,39 @@ def test_served_model_through_base_url(tagged_mis: Path, tmp_path: Path) -> None
     assert all(p["image_url"]["url"].startswith("data:image/png;base64,") for p in message["content"][:2])
     rows = read_jsonl(tmp_path / "run" / "samples.jsonl")
     assert rows[0]["response"] == answer
+
+
+def test_another_benchmark_plugs_into_the_runner(tagged_mis: Path, tmp_path: Path) -> None:
+    """A benchmark supplies selection, scorer, record and summary; the runner adds resume and results."""
+    from inspect_ai.scorer import Score, mean, scorer
+
+    from mis.eval import Benchmark, EvalConfig, Selection, register_benchmark, run_eval
+    from mis.eval._tasks import build_dataset
+    from mis.testing import ScriptedOpenAIServer
+
+    @scorer(metrics=[mean()])
+    def says_square():
+        async def score(state, target):
+            return Score(value=float("square" in state.output.completion))
+
+        return score
+
+    register_benchmark(Benchmark(
+        name="square-test",
+        select=lambda c: Selection(task="square_test", samples=list(build_dataset(c.data, ["hard"])),
+                                   fingerprint="fixture", info={}),
+        scorer=lambda c: says_square(),
+        identity=lambda c: {"judge": "rule/square"},
+        record=lambda state, score: {"uid": state.sample_id, "value": score.value},
+        summarize=lambda rows, bootstrap: {"n": len(rows),
+                                           "metrics": {"square": sum(r["value"] for r in rows)}},
+        metrics=[mean()],
+    ))
+    with ScriptedOpenAIServer(chat=lambda body: "a square", model_ids=("m",)) as server:
+        config = EvalConfig(data=str(tagged_mis), model="openai-api/served/m", judge="rule/square",
+                            model_base_url=server.base_url, out=tmp_path / "sq", benchmark="square-test")
+        results = run_eval(config)
+        again = run_eval(config)  # resumed: nothing runs again
+        n_requests = len(server.chat_requests())
+    assert results["task"] == "square_test" and results["metrics"] == {"square": 3.0} and results["n"] == 3
+    assert again["metrics"] == results["metrics"] and n_requests == 3

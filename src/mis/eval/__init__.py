@@ -12,21 +12,40 @@ from mis.eval._exact import register_exact_judge
 from mis.eval.metrics import Outcome, Verdict, outcome_of, summarize
 
 if TYPE_CHECKING:
-    from mis.eval._run import EvalConfig, JudgeConfig, run_eval, run_judge
+    from mis.eval._config import EvalConfig, JudgeConfig
+    from mis.eval._run import (
+        Benchmark,
+        EvalRunError,
+        RunMismatchError,
+        Selection,
+        register_benchmark,
+        run_eval,
+        run_judge,
+    )
 
 __all__ = [
+    "Benchmark",
     "EvalConfig",
+    "EvalRunError",
     "JudgeConfig",
     "Outcome",
+    "RunMismatchError",
+    "Selection",
     "Verdict",
     "outcome_of",
+    "register_benchmark",
     "register_exact_judge",
     "run_eval",
     "run_judge",
     "summarize",
 ]
 
-_LAZY = {"EvalConfig": "_run", "JudgeConfig": "_run", "run_eval": "_run", "run_judge": "_run"}
+_LAZY = {
+    "EvalConfig": "_config",
+    "JudgeConfig": "_config",
+    **dict.fromkeys(("Benchmark", "EvalRunError", "RunMismatchError", "Selection", "register_benchmark",
+                     "run_eval", "run_judge"), "_run"),
+}
 
 
 def __getattr__(name: str) -> Any:
