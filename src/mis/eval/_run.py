@@ -244,11 +244,13 @@ def execute(
 
 
 def _claim(out: Path, key: str, identity: dict[str, Any], config: dict[str, Any]) -> None:
-    """Write run.json, or refuse when the folder already belongs to a run with another identity."""
+    """Write run.json, or refuse when the folder already holds work of a run with another identity."""
     path = out / RUN_FILE
     if path.is_file():
         previous = json.loads(path.read_text(encoding="utf-8"))
-        if previous.get("key") != key:
+        started = any((out / name).is_file() and (out / name).stat().st_size > 0
+                      for name in (CHECKPOINT_FILE, GENERATIONS_FILE, RESULTS_FILE))
+        if previous.get("key") != key and started:
             old = previous.get("identity", {})
             diff = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
             detail = "; ".join(f"{k}: {old.get(k)!r} -> {identity.get(k)!r}" for k in diff[:4])

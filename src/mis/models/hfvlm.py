@@ -90,7 +90,11 @@ class HFVLMAPI(ModelAPI):
         family_name = model_args.pop("family", None)
         token = self.api_key  # only ever from the environment (HF_TOKEN), via inspect
 
-        hf_config = AutoConfig.from_pretrained(model_name, trust_remote_code=trust, token=token)
+        try:
+            hf_config = AutoConfig.from_pretrained(model_name, trust_remote_code=trust, token=token)
+        except OSError as exc:
+            raise ValueError(f"hfvlm: cannot load {model_name!r}: not a model folder, and not found on the "
+                             f"hub or in its cache ({str(exc).splitlines()[0]})") from exc
         processor_kwargs: dict[str, Any] = {}
         if family_name:
             family = family_of(hf_config.model_type) if family_name == "auto" else FAMILIES.get(family_name)
