@@ -37,6 +37,8 @@ def write_model_card(
         + (", vision encoder frozen" if config.freeze_vision or config.lora else "")
         + (", bf16" if bf16 else ", fp32")
     )
+    if config.lora and not config.merge_lora:
+        method += "; adapter only, in OUT/adapter (fold it in with `mis train merge OUT/adapter --out DIR`)"
     text = template.render(
         name=Path(str(config.out)).name,
         base_model=config.model,

@@ -137,6 +137,7 @@ def train(config: TrainConfig) -> Path:
         log.info("resume: no checkpoint in %s yet; starting from step 0", out / CHECKPOINTS)
     if main_rank:
         config.save(out / CONFIG_FILE)
+        (out / "README.md").unlink(missing_ok=True)  # the card marks a finished run: not until this one is
 
     rows, data_info = _rows(config)
     processor = load_processor(config)
