@@ -1,7 +1,11 @@
 """Exact judges: functions that know the ground truth (e.g. MIS-mini) plugged in as `exact/<name>`.
 
 An exact judge is ``fn(sample_metadata: dict, question: str, response: str) -> Verdict``; it replaces
-the VLM judge for synthetic worlds where the right verdict can be computed.
+the VLM judge for synthetic worlds where the right verdict can be computed. ``sample_metadata`` is the
+source sample's own ``metadata`` (e.g. MIS-mini's ground truth) overlaid with ``uid``, ``id``,
+``split``, ``category``, ``sub_category``, ``question`` and ``images`` (absolute paths). It may also be
+an async function. Raising fails the sample (the run stops, finished samples are kept); return
+``Verdict.unknown(reason)`` to abstain.
 """
 
 from __future__ import annotations
