@@ -47,9 +47,9 @@ class DemoConfig:
     """General samples (captions + helpful answers to harmless training pairs)."""
     n_eval: int = 100
     """Samples per evaluation split (easy, hard, benign, white)."""
-    general_steps: int = 300
+    general_steps: int = 900
     """Optimizer steps of the general stage (batch ``batch_size``)."""
-    train_steps: int = 120
+    train_steps: int = 200
     """Optimizer steps of MIRage and of the refusal-only baseline, each."""
     general_ratio: float = 0.5
     """Share of general samples mixed into MIRage / refusal-only training."""
@@ -57,7 +57,7 @@ class DemoConfig:
     """Training batch size."""
     lr_general: float = 3e-3
     """Peak learning rate of the general stage (from scratch)."""
-    lr: float = 1e-3
+    lr: float = 2e-3
     """Peak learning rate of MIRage / refusal-only fine-tuning."""
     eval_batch_size: int = 100
     """hfvlm requests per batched forward pass."""
@@ -102,7 +102,7 @@ def _train(cfg: DemoConfig, model: Path, data: Path, out: Path, steps: int, lr: 
         shutil.rmtree(out)
     config = resolve_config(
         "tiny-cpu", model=str(model), data=str(data), out=str(out), splits=splits, max_steps=steps,
-        batch_size=cfg.batch_size, lr=lr, lr_scheduler="cosine", warmup_ratio=0.05, max_length=256,
+        batch_size=cfg.batch_size, lr=lr, lr_scheduler="constant_with_warmup", warmup_ratio=0.05, max_length=256,
         seed=cfg.seed, save_steps=10_000, logging_steps=max(1, steps // 10), validate=False,
         freeze_vision=freeze_vision,
         general_data=str(general) if general else None, general_ratio=cfg.general_ratio if general else None,
