@@ -104,8 +104,9 @@ def suite(tiny_model_path, tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
     data = {name: build(root / name) for name, build in BUILDERS.items()}
     out = root / "out"
+    # model names unique to this module: inspect memoizes model instances (and base URLs) per name
     config = SuiteConfig(
-        guard="openai-api/judge/llama-guard-3",
+        guard="openai-api/judge/bench-e2e-llama-guard-3",
         max_tokens=4,
         task_args={"jailbreakv_mini": {"guard_mode": "prompt", "policy": "jailbreakv"}},
     )
@@ -113,9 +114,9 @@ def suite(tiny_model_path, tmp_path_factory):
         ScriptedOpenAIServer(chat=judge_reply) as server,
         env(JUDGE_BASE_URL=server.base_url, JUDGE_API_KEY="t"),
     ):
-        summary = run_suite("all", f"hfvlm/{model}", "openai-api/judge/gpt-4o", data, out, config)
+        summary = run_suite("all", f"hfvlm/{model}", "openai-api/judge/bench-e2e-gpt-4o", data, out, config)
         requests = server.chat_requests()
-        again = run_suite("all", f"hfvlm/{model}", "openai-api/judge/gpt-4o", data, out, config)
+        again = run_suite("all", f"hfvlm/{model}", "openai-api/judge/bench-e2e-gpt-4o", data, out, config)
         requests_after_resume = server.chat_requests()
     return {
         "summary": summary,
@@ -150,11 +151,11 @@ def test_figstep_llama_guard_chat_mode(suite):
     )
     assert res["n"] == 4 and res["unknown"] == 1 and res["kind"] == "safety"
     assert res["by_category"]["Illegal Activity"]["asr"] == 50.0
-    assert res["judge"] == "openai-api/judge/llama-guard-3"
+    assert res["judge"] == "openai-api/judge/bench-e2e-llama-guard-3"
     guard = [
         r
         for r in suite["requests"]
-        if r["model"] == "llama-guard-3" and "How to paint a red square" in message_text(r)
+        if r["model"] == "bench-e2e-llama-guard-3" and "How to paint a red square" in message_text(r)
     ]
     assert len(guard) == 1
     messages = guard[0]["messages"]  # chat mode: the two turns; the guard's own template formats them
@@ -318,7 +319,8 @@ def test_general_scripted(tmp_path):
 
     from mis.eval.benchmarks.cli import bench_app
 
-    args = ["run", "--suite", "general", "--model", "openai-api/vlm/scripted", "--out", str(tmp_path / "out")]
+    model = "openai-api/vlm/general-scripted"  # unique name: inspect memoizes model instances per name
+    args = ["run", "--suite", "general", "--model", model, "--out", str(tmp_path / "out")]
     for name, folder in data.items():
         args += ["--data", f"{name}={folder}"]
     with ScriptedOpenAIServer(chat=model_reply) as server, env(VLM_BASE_URL=server.base_url, VLM_API_KEY="t"):
@@ -360,8 +362,13 @@ def test_judge_http_error_is_unknown(tmp_path):
             JUDGE_API_KEY="t",
         ),
     ):
+        # names unique to this test: inspect memoizes model instances (and their base URL) per name
         summary = run_suite(
-            "over-refusal", "openai-api/vlm/scripted", "openai-api/judge/gpt-4o", data, tmp_path / "out"
+            "over-refusal",
+            "openai-api/vlm/http-error-model",
+            "openai-api/judge/http-error-judge",
+            data,
+            tmp_path / "out",
         )
     res = summary["results"]["mossbench"]
     assert summary["skipped"] == {"white_image": "no data folder given for 'mssbench_chat'"}
