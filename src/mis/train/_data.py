@@ -37,7 +37,7 @@ def to_row(sample: Sample, source: str) -> dict[str, Any]:
     if not (sample.target or "").strip():
         raise TrainDataError(
             f"{source}: sample {sample.uid}: field 'target' is empty; training needs target text "
-            "(MIS train, a labelled export or build output; pick labelled splits with --splits)"
+            "(MIS train, a labelled export or build output; pick labelled splits with --split)"
         )
     n_placeholders = sample.question.count(PLACEHOLDER)
     if n_placeholders and n_placeholders != len(sample.images):

@@ -22,8 +22,8 @@ CONFIG_FILE = "train_config.yaml"
 CHECKPOINTS = "checkpoints"
 
 
-def prepare_out(config: TrainConfig) -> Path:
-    """Create OUT, or check it may be reused: non-empty only with --resume and a compatible config."""
+def prepare_out(config: TrainConfig, *, create: bool = True) -> Path:
+    """Check OUT may be used (empty, or --resume with a compatible config); create it unless told not to."""
     out = Path(str(config.out))
     saved = out / CONFIG_FILE
     if out.exists() and any(out.iterdir()):
@@ -43,7 +43,8 @@ def prepare_out(config: TrainConfig) -> Path:
                     f"{', '.join(sorted(RESUMABLE_CHANGES))} may change on resume. "
                     "Use a new --out to start over"
                 )
-    out.mkdir(parents=True, exist_ok=True)
+    if create:
+        out.mkdir(parents=True, exist_ok=True)
     return out
 
 
@@ -131,20 +132,22 @@ def train(config: TrainConfig) -> Path:
     # Under `accelerate launch` every rank runs this; only rank 0 checks and writes OUT (the others
     # would see rank 0's files and refuse a "non-empty" folder). A rank-0 error stops the launcher.
     main_rank = os.environ.get("RANK", "0") == "0"
-    out = prepare_out(config) if main_rank else Path(str(config.out))
+    out = prepare_out(config, create=False) if main_rank else Path(str(config.out))
     checkpoint = last_checkpoint(out) if config.resume else None
     if config.resume and checkpoint is None:
         log.info("resume: no checkpoint in %s yet; starting from step 0", out / CHECKPOINTS)
-    if main_rank:
-        config.save(out / CONFIG_FILE)
-        (out / "README.md").unlink(missing_ok=True)  # the card marks a finished run: not until this one is
 
+    # Data errors must not leave OUT behind (a rerun would then need --resume): check, then write.
     rows, data_info = _rows(config)
     processor = load_processor(config)
     collator = AssistantOnlyCollator(processor, max_length=config.max_length)
     if config.validate:
         data_info["tokens"] = collator.validate(rows)
         log.info("validated %d samples: %s", len(rows), data_info["tokens"])
+    if main_rank:
+        out.mkdir(parents=True, exist_ok=True)
+        config.save(out / CONFIG_FILE)
+        (out / "README.md").unlink(missing_ok=True)  # the card marks a finished run: not until this one is
 
     bf16 = use_bf16(config)
     model = load_model(config, bf16)
