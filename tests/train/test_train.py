@@ -155,7 +155,7 @@ def test_sample_with_too_few_placeholders_fails_naming_it(tiny_model_path, train
     assert (
         "sample 2" in result.output and "placeholders" in result.output and "conversations" in result.output
     )
-    assert not (tmp_path / "o").exists()  # a data error leaves no OUT behind: the fixed rerun needs no --resume
+    assert not (tmp_path / "o").exists()  # no OUT left behind: the fixed rerun needs no --resume
 
 
 def test_samples_without_target_are_refused(tmp_path) -> None:
