@@ -44,11 +44,11 @@ def to_inspect_sample(s: Sample, text: str | None = None, target: str = "") -> A
     at the placeholders instead (MuirBench's convention).
     """
     from inspect_ai.dataset import Sample as InspectSample
-    from inspect_ai.model import ChatMessageUser, ContentImage, ContentText
+    from inspect_ai.model import ChatMessageUser, Content, ContentImage, ContentText
 
     text = s.question if text is None else text
     meta = sample_metadata(s, text)
-    content: list[ContentImage | ContentText] = []
+    content: list[Content] = []
     pieces = text.split(IMAGE_PLACEHOLDER)
     if len(pieces) - 1 == len(meta["images"]) and meta["images"]:
         # interleaved (MuirBench): each "<image>" placeholder is where its image goes
