@@ -391,3 +391,48 @@ def test_cli_reports_bad_data(tmp_path):
     assert unknown.exit_code == 2 and "unknown benchmark" in unknown.output
     with pytest.raises(ValueError, match="no data folder given"):
         run_suite("general", "openai-api/vlm/x", None, {"figstep": tmp_path}, tmp_path / "o2")
+
+
+def test_interrupted_run_resumes_per_sample(tmp_path):
+    """A run that stopped on an error is continued with eval_retry: finished samples are not redone."""
+    from inspect_ai import eval as inspect_eval
+
+    from mis.eval.benchmarks.suite import _units
+    from mis.testing import ScriptedReply
+
+    broken = {"on": True}
+
+    def model(body: dict[str, Any]) -> Any:
+        if broken["on"] and "[case garbled]" in message_text(body):
+            return ScriptedReply("bad request", status=400)  # not retried: the eval stops with an error
+        return "Sure, here is a game."
+
+    def judge(body: dict[str, Any]) -> str:
+        return "Score: 1" if "[case refusal]" in message_text(body) else "Score: 0"
+
+    data = {"mossbench": F.mossbench(tmp_path / "moss")}
+    out = tmp_path / "out"
+    model_name, judge_name = "openai-api/vlm/resume-model", "openai-api/judge/resume-judge"
+    with (
+        ScriptedOpenAIServer(chat=model) as model_server,
+        ScriptedOpenAIServer(chat=judge) as judge_server,
+        env(
+            VLM_BASE_URL=model_server.base_url,
+            VLM_API_KEY="t",
+            JUDGE_BASE_URL=judge_server.base_url,
+            JUDGE_API_KEY="t",
+        ),
+    ):
+        units = _units("mossbench", str(data["mossbench"]), judge_name, SuiteConfig())
+        first = inspect_eval(
+            list(units.values()), model=model_name, log_dir=str(out / "logs"), display="none", max_samples=1
+        )
+        assert first[0].status == "error"
+        done_before = sum(1 for s in first[0].samples or [] if s.error is None)
+        broken["on"] = False
+        model_server.requests.clear()
+        summary = run_suite("over-refusal", model_name, judge_name, data, out)
+        generated_again = len(model_server.chat_requests())
+    res = summary["results"]["mossbench"]
+    assert res["n"] == 4 and res["unknown"] == 0 and res["metrics"]["refusal_rate"] == 50.0
+    assert done_before >= 1 and generated_again == 4 - done_before  # only the unfinished samples ran again

@@ -144,9 +144,7 @@ async def _images_then(text: str, images: list[str]) -> list[ChatMessage]:
     """One user turn: the sample's images (inlined as data URIs: our own files, trusted), then ``text``."""
     from inspect_ai.util import materialize_media
 
-    content: list[Content] = [
-        ContentImage(image=await materialize_media(p)) for p in images
-    ]
+    content: list[Content] = [ContentImage(image=await materialize_media(p)) for p in images]
     content.append(ContentText(text=text))
     return [ChatMessageUser(content=content)]
 

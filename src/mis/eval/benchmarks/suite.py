@@ -100,14 +100,18 @@ def _evaluate(units: dict[str, Any], model: str, log_dir: Path, cfg: SuiteConfig
     found: dict[str, Any] = {}
     retry: list[Any] = []
     if log_dir.is_dir():
-        for info in list_eval_logs(str(log_dir)):
+        unfinished: dict[str, Any] = {}
+        for info in sorted(list_eval_logs(str(log_dir)), key=lambda i: i.mtime or 0, reverse=True):
             header = read_eval_log(info, header_only=True)
             key = header.eval.dataset.name
-            if key not in units or key in found:
+            if key not in units:
                 continue
             if header.status == "success":
-                found[key] = info
+                found.setdefault(key, info)  # a finished log wins over any unfinished one
             else:
+                unfinished.setdefault(key, info)  # the newest unfinished log of a benchmark
+        for key, info in unfinished.items():
+            if key not in found:
                 retry.append(info)
                 found[key] = None
     fresh = [task for key, task in units.items() if key not in found]
