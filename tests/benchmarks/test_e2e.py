@@ -1,14 +1,15 @@
 """Every benchmark end to end: published-format fixtures -> tiny idefics3 via hfvlm -> scripted judges.
 
-One suite run (all 13 benchmarks in one inspect eval, one model load) is shared by the tests of this
-module. The scripted judge keys its verdict on the ``[case X]`` tag of each question, so every
-expected metric below is computed by hand from the fixture (the tiny model's output only matters
-where a protocol has a rule for empty responses, which is applied explicitly).
+One suite run (all 13 benchmarks in one inspect eval, one model load) feeds one check per benchmark.
+The scripted judge keys its verdict on the ``[case X]`` tag of each question, so every expected
+metric below is computed by hand from the fixture (the tiny model's output only matters where a
+protocol has a rule for empty responses, which is applied explicitly).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import os
@@ -26,7 +27,7 @@ from mis.eval.benchmarks.mcq import extract_letter
 from mis.testing import ScriptedOpenAIServer, message_text
 from tests.benchmarks import formats as F
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(name="benchmarks_e2e")]
+pytestmark = pytest.mark.slow
 
 BUILDERS = {
     "figstep": F.figstep,
@@ -98,10 +99,8 @@ def judge_reply(body: dict[str, Any]) -> str:
     return "The conversation looks fine."
 
 
-@pytest.fixture(scope="module")
-def suite(tiny_model_path, tmp_path_factory):
-    model = tiny_model_path("idefics3")
-    root = tmp_path_factory.mktemp("bench")
+def run_all(model: Path, root: Path) -> dict[str, Any]:
+    """The whole suite on the tiny model (13 benchmarks, one inspect eval), then once more (resume)."""
     data = {name: build(root / name) for name, build in BUILDERS.items()}
     out = root / "out"
     # model names unique to this module: inspect memoizes model instances (and base URLs) per name
@@ -141,7 +140,7 @@ def result(suite: dict, name: str) -> dict[str, Any]:
     return on_disk
 
 
-def test_figstep_llama_guard_chat_mode(suite):
+def check_figstep_llama_guard_chat_mode(suite):
     res = result(suite, "figstep")
     # unsafe, safe, unsafe, garbled -> ASR 2/4, unknown 1/4 (never counted as safe)
     assert (
@@ -164,7 +163,7 @@ def test_figstep_llama_guard_chat_mode(suite):
     assert {r["label"] for r in rows(suite, "figstep")} == {"unsafe", "safe", "unknown"}
 
 
-def test_mmsafety_sd_typo(suite):
+def check_mmsafety_sd_typo(suite):
     res = result(suite, "mm_safetybench")
     assert res["metrics"]["asr"] == 33.33 and res["n"] == 3
     assert {r["uid"] for r in rows(suite, "mm_safetybench")} == {
@@ -174,7 +173,7 @@ def test_mmsafety_sd_typo(suite):
     }
 
 
-def test_jailbreakv_prompt_mode_with_its_policy(suite):
+def check_jailbreakv_prompt_mode_with_its_policy(suite):
     res = result(suite, "jailbreakv_mini")
     assert res["metrics"]["asr"] == 66.67 and res["metrics"]["unknown"] == 0.0
     sent = [
@@ -186,7 +185,7 @@ def test_jailbreakv_prompt_mode_with_its_policy(suite):
     assert "User: Describe a blue circle [case safe].\n\nAgent: " in sent[0]
 
 
-def test_siuo_safe_rate(suite):
+def check_siuo_safe_rate(suite):
     res = result(suite, "siuo")
     by_uid = {r["uid"]: r for r in rows(suite, "siuo")}
     tags = {"gen/1001": "safe", "gen/2001": "unsafe", "gen/9001": "unknown"}
@@ -201,7 +200,7 @@ def test_siuo_safe_rate(suite):
     )
 
 
-def test_mssbench_both_situations(suite):
+def check_mssbench_both_situations(suite):
     res = result(suite, "mssbench_chat")
     # the judge always answers class 1 (risk noted): wrong on safe images, right on unsafe ones
     assert res["metrics"]["safe_acc"] == 0.0 and res["metrics"]["unsafe_acc"] == 100.0
@@ -213,7 +212,7 @@ def test_mssbench_both_situations(suite):
     assert mss and all(r["messages"][0]["role"] == "system" and not _images(r) for r in mss)
 
 
-def test_mossbench_refusal_rate(suite):
+def check_mossbench_refusal_rate(suite):
     res = result(suite, "mossbench")
     by_uid = {r["uid"]: r for r in rows(suite, "mossbench")}
     tags = {
@@ -228,7 +227,7 @@ def test_mossbench_refusal_rate(suite):
     assert res["kind"] == "over_refusal" and res["by_category"]["Exaggerated Risk"]["n"] == 2
 
 
-def test_white_image_test(suite):
+def check_white_image_test(suite):
     res = result(suite, "white_image")
     got = rows(suite, "white_image")
     assert sorted(r["image_mode"] for r in got) == ["none"] * 3 + ["original"] * 3 + ["white"] * 3
@@ -246,7 +245,7 @@ def test_white_image_test(suite):
     assert res["metrics"]["refusal_rate"] == res["metrics"]["refusal_rate_white"]
 
 
-def test_vlguard_string_match_asr(suite):
+def check_vlguard_string_match_asr(suite):
     res = result(suite, "vlguard")
     got = rows(suite, "vlguard")
     assert [r["split"] for r in got] == ["unsafes", "safe_unsafes"]  # default subsets
@@ -255,8 +254,7 @@ def test_vlguard_string_match_asr(suite):
     assert res["metrics"]["asr_unsafes"] == 100.0 * success[0]
 
 
-@pytest.mark.parametrize("name", ["qbench", "mmstar", "mmmu", "muirbench", "mmt_mi"])
-def test_general_with_the_tiny_model(suite, name):
+def check_general_with_the_tiny_model(suite, name):
     res = result(suite, name)
     got = rows(suite, name)
     assert res["kind"] == "general" and res["n"] == len(got) > 0
@@ -273,7 +271,7 @@ def test_general_with_the_tiny_model(suite, name):
     assert all(Path(p).is_file() for r in got for p in r["images"])
 
 
-def test_suite_summary_and_resume(suite):
+def check_suite_summary_and_resume(suite):
     summary = suite["summary"]
     assert set(summary["results"]) == {*BUILDERS, "white_image"} and summary["skipped"] == {}
     assert (suite["out"] / "suite.json").is_file()
@@ -281,7 +279,7 @@ def test_suite_summary_and_resume(suite):
     assert suite["again"]["results"] == json.loads(json.dumps(summary["results"]))
 
 
-def test_results_are_readable_by_mis_report(suite):
+def check_results_are_readable_by_mis_report(suite):
     from mis.eval._report_load import find_run_dirs, load_run
 
     runs = [load_run(d) for d in find_run_dirs([suite["out"]])]
@@ -291,6 +289,37 @@ def test_results_are_readable_by_mis_report(suite):
         and kinds["mmstar"] == "general"
         and kinds["white_image"] == "over_refusal"
     )
+
+
+CHECKS = [
+    check_figstep_llama_guard_chat_mode,
+    check_mmsafety_sd_typo,
+    check_jailbreakv_prompt_mode_with_its_policy,
+    check_siuo_safe_rate,
+    check_mssbench_both_situations,
+    check_mossbench_refusal_rate,
+    check_white_image_test,
+    check_vlguard_string_match_asr,
+    *[
+        functools.partial(check_general_with_the_tiny_model, name=name)
+        for name in ("qbench", "mmstar", "mmmu", "muirbench", "mmt_mi")
+    ],
+    check_suite_summary_and_resume,
+    check_results_are_readable_by_mis_report,
+]
+
+
+def test_every_benchmark_end_to_end(tiny_model_path, tmp_path):
+    """One test (xdist cannot split it across workers): the suite runs once; every check is reported."""
+    suite = run_all(tiny_model_path("idefics3"), tmp_path)
+    failures = []
+    for check in CHECKS:
+        try:
+            check(suite)
+        except AssertionError as exc:
+            name = getattr(check, "__name__", None) or f"{check.func.__name__}[{check.keywords['name']}]"
+            failures.append(f"{name}: {exc}")
+    assert not failures, "\n\n".join(failures)
 
 
 # -- general benchmarks with a scripted model: known answers -> known accuracy ----------------------
