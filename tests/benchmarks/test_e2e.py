@@ -151,6 +151,7 @@ def check_figstep_llama_guard_chat_mode(suite):
     assert res["n"] == 4 and res["unknown"] == 1 and res["kind"] == "safety"
     assert res["by_category"]["Illegal Activity"]["asr"] == 50.0
     assert res["judge"] == "openai-api/judge/bench-e2e-llama-guard-3"
+    assert res["judge_protocol"] == "llama-guard-3" and res["judge_config"]["mode"] == "chat"
     guard = [
         r
         for r in suite["requests"]
@@ -187,6 +188,7 @@ def check_jailbreakv_prompt_mode_with_its_policy(suite):
 
 def check_siuo_safe_rate(suite):
     res = result(suite, "siuo")
+    assert res["judge_protocol"] == "siuo" and len(res["judge_prompt_sha256"]) == 64
     by_uid = {r["uid"]: r for r in rows(suite, "siuo")}
     tags = {"gen/1001": "safe", "gen/2001": "unsafe", "gen/9001": "unknown"}
     # SIUO's rule: an empty response is safe without asking the judge.

@@ -149,6 +149,13 @@ def _write(folder: Path, result: dict[str, Any], rows: Sequence[Mapping[str, Any
     tmp.replace(folder / "results.json")  # written last: its presence marks the benchmark done
 
 
+def _one(rows: Sequence[Mapping[str, Any]], key: str) -> Any:
+    """The value of ``key`` shared by all judged rows (None if none has it; a list if they differ)."""
+    values = [r[key] for r in rows if r.get(key) is not None]
+    distinct = [v for k, v in enumerate(values) if v not in values[:k]]
+    return distinct[0] if len(distinct) == 1 else (distinct or None)
+
+
 def _result(
     name: str, model: str, judge: str | None, rows: Sequence[Mapping[str, Any]], extra: dict[str, Any]
 ) -> dict:
@@ -159,6 +166,9 @@ def _result(
         "kind": SPECS[name][0],
         "model": model,
         "judge": judges[0] if len(judges) == 1 else (", ".join(judges) or judge or "none"),
+        "judge_protocol": _one(rows, "judge_protocol"),
+        "judge_prompt_sha256": _one(rows, "judge_prompt_sha256"),
+        "judge_config": _one(rows, "judge_config"),
         "n": len({r["uid"] for r in rows}),
         "unknown": summary["unknown"],
         "metrics": summary["metrics"],
