@@ -63,12 +63,14 @@ def _finish(results: dict[str, Any], out: Path, fail_on_unknown: float) -> None:
 
 @app.command("eval")
 def eval_command(
-    data: Annotated[str, typer.Option(help="MIS folder (test layout) or hub id, e.g. Tuwhy/MIS_Test.")],
     model: Annotated[str, typer.Option(help="Model under test: hfvlm/PATH, vllm/ID, openai/ID, "
                                             "openai-api/SERVICE/ID ...")],
     judge: Annotated[str, typer.Option(help="Judge: an inspect model string (e.g. openai/gpt-4o-2024-11-20) "
                                             "or exact/NAME.")],
     out: Annotated[Path, typer.Option(help="Output folder; rerun on the same folder to resume.")],
+    data: Annotated[str | None, typer.Option(
+        help="MIS folder (test layout) or hub id, e.g. Tuwhy/MIS_Test. Required unless --suite runs other "
+             "benchmarks only.")] = None,
     split: Annotated[str, typer.Option(help="easy, hard, real or all.")] = "hard",
     prompt: Annotated[str, typer.Option(help="paper, plain, step, two_step, safety_cot, or a template "
                                              "file.")] = "paper",
@@ -88,11 +90,26 @@ def eval_command(
     fail_on_unknown: Annotated[float, typer.Option(min=0.0, max=100.0, help="Exit non-zero above this % "
                                                                             "of unknown verdicts.")] = 2.0,
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap resamples for 95% intervals.")] = 0,
+    suite: Annotated[str | None, typer.Option(help="Also run a benchmark suite (paper, safety, over-refusal, "
+                                                   "general, all): MIS goes to OUT/mis/, each benchmark "
+                                                   "to OUT/<benchmark>/. See docs/benchmarks.md.")] = None,
+    bench_data: Annotated[list[str] | None, typer.Option(
+        help="With --suite: BENCHMARK=FOLDER or hub id (repeatable), e.g. figstep=./FigStep.")] = None,
+    guard: Annotated[str | None, typer.Option(help="With --suite: Llama Guard model for FigStep, "
+                                                   "MM-SafetyBench, JailBreakV (default: --judge).")] = None,
+    guard_mode: Annotated[str | None, typer.Option(help="With --suite: chat or prompt.")] = None,
 ) -> None:
     """Evaluate a model on MIS with the MIS judge; writes results.json, samples.jsonl and logs/."""
     from mis.eval._config import EvalConfig
     from mis.eval._run import EvalRunError, RunMismatchError, run_eval
 
+    if suite is None and data is None:
+        raise fail("--data is required (a MIS folder or hub id), unless --suite runs other benchmarks")
+    if suite is not None:
+        _run_suite(suite, model, judge, out, data, split, bench_data or [], guard, guard_mode,
+                   judge_base_url, model_base_url, model_arg or [], limit, fail_on_unknown)
+        return
+    assert data is not None
     config = EvalConfig(
         data=data, model=model, judge=judge, out=out, split=split, prompt=prompt,
         model_base_url=model_base_url, judge_base_url=judge_base_url,
@@ -107,6 +124,42 @@ def eval_command(
     except (ValueError, RunMismatchError, EvalRunError) as exc:
         raise fail(str(exc)) from None
     _finish(results, out, fail_on_unknown)
+
+
+def _run_suite(
+    suite: str, model: str, judge: str, out: Path, data: str | None, split: str, bench_data: list[str],
+    guard: str | None, guard_mode: str | None, judge_base_url: str | None, model_base_url: str | None,
+    model_arg: list[str], limit: int | None, fail_on_unknown: float,
+) -> None:
+    """`mis eval --suite`: MIS (when --data is given) into OUT/mis/, then the suite's benchmarks into OUT/."""
+    from mis.eval._config import EvalConfig
+    from mis.eval._run import EvalRunError, RunMismatchError, run_eval
+    from mis.eval.benchmarks import run_suite
+    from mis.eval.benchmarks._common import BenchmarkDataError
+    from mis.eval.benchmarks.cli import _pairs, show_suite, suite_config
+
+    mis_results = None
+    if data is not None:
+        config = EvalConfig(data=data, model=model, judge=judge, out=out / "mis", split=split,
+                            model_base_url=model_base_url, judge_base_url=judge_base_url,
+                            model_args=_parse_model_args(model_arg), limit=limit,
+                            fail_on_unknown=fail_on_unknown)
+        try:
+            config.validate()
+            mis_results = run_eval(config)
+        except (ValueError, RunMismatchError, EvalRunError) as exc:
+            raise fail(str(exc)) from None
+        _show(mis_results, out / "mis")
+    exact = judge.startswith("exact/")
+    try:
+        summary = run_suite(suite, model, None if exact else judge, _pairs(bench_data, "--bench-data"), out,
+                            suite_config(guard, guard_mode, judge_base_url, model_base_url, model_arg, [],
+                                         limit, None))
+    except (BenchmarkDataError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    show_suite(summary, suite, model, out)
+    if mis_results is not None and mis_results["metrics"]["unknown"] > fail_on_unknown:
+        _finish(mis_results, out / "mis", fail_on_unknown)
 
 
 @app.command("judge")

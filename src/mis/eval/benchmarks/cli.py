@@ -117,6 +117,11 @@ def run_command(
     except (BenchmarkDataError, ValueError) as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+    show_suite(summary, suite, model, out)
+
+
+def show_suite(summary: dict[str, Any], suite: str, model: str, out: Path) -> None:
+    """Print the suite's headline metrics per benchmark (shared with `mis eval --suite`)."""
     table = Table(title=f"{suite} · {model}", title_justify="left")
     for column in ("benchmark", "kind", "n", "metrics"):
         table.add_column(column)
