@@ -13,7 +13,7 @@ from mis.eval.benchmarks.cli import bench_app
 from mis.eval.benchmarks.suite import DATA_KEY, SUITES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
-COMMANDS = re.findall(r"`(python -m mis\.eval\.benchmarks run [^`]+)`", DOC.read_text())
+COMMANDS = re.findall(r"`(mis bench run [^`]+)`", DOC.read_text())
 
 
 def test_every_benchmark_has_a_command():
@@ -24,7 +24,7 @@ def test_every_benchmark_has_a_command():
 @pytest.mark.parametrize("command", COMMANDS)
 def test_doc_command_runs_as_written(command, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    args = shlex.split(command)[3:]
+    args = shlex.split(command)[2:]
     suite, only = args[args.index("--suite") + 1], args[args.index("--only") + 1]
     assert only in SUITES[suite]
     data = [args[k + 1].split("=", 1)[0] for k, a in enumerate(args) if a == "--data"]
