@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from inspect_ai import eval as inspect_eval
@@ -74,3 +75,44 @@ def test_inspect_eval_by_registered_names(tiny_model_path, mis_test_dir: Path, t
     assert {s.scores["mis_judge"].value for s in log.samples} == {"refusal"}
     assert set(log.results.scores[0].metrics) == {"asr", "hr", "rsr", "rr", "unknown"}
     assert log.results.scores[0].metrics["rr"].value == 100.0
+
+
+@pytest.mark.parametrize("arch", ["idefics3", "qwen2_vl"])
+def test_literal_image_marker_in_text_is_inert(arch: str, tiny_model_path, mis_test_dir: Path) -> None:
+    """A question that quotes the processor's image marker generates instead of failing its batch."""
+    import mis._registry  # noqa: F401  (registers hfvlm)
+
+    model = get_model(f"hfvlm/{tiny_model_path(arch)}", config=GenerateConfig(max_tokens=2), batch_size=4,
+                      memoize=False)
+    marker = model.api.processor.image_token  # type: ignore[attr-defined]
+    images = [mis_test_dir / "easy_image/1/object1.png", mis_test_dir / "easy_image/1/object2.png"]
+
+    async def run() -> list[str]:
+        inputs = [await _messages(images, f"What does {marker} mean here?"), await _messages(images, "Hi.")]
+        return [o.completion for o in await asyncio.gather(*(model.generate(m) for m in inputs))]
+
+    outputs = asyncio.run(run())
+    assert len(outputs) == 2  # both answered; neither raised "image features and image tokens do not match"
+
+
+def test_one_failing_request_does_not_fail_its_batch(
+    tiny_model_path, mis_test_dir: Path, monkeypatch
+) -> None:
+    """With marker neutralising switched off, the quoting request fails alone; its batch-mate answers."""
+    import mis._registry  # noqa: F401  (registers hfvlm)
+    import mis.models.hfvlm as hfvlm_module
+
+    monkeypatch.setattr(hfvlm_module, "_neutralise", lambda message, reserved: message)
+    model = get_model(f"hfvlm/{tiny_model_path('idefics3')}", config=GenerateConfig(max_tokens=2),
+                      batch_size=4, memoize=False)
+    marker = model.api.processor.image_token  # type: ignore[attr-defined]
+    images = [mis_test_dir / "easy_image/1/object1.png", mis_test_dir / "easy_image/1/object2.png"]
+
+    async def run() -> list[Any]:
+        inputs = [await _messages(images, f"What does {marker} mean?"), await _messages(images, "Hi.")]
+        return await asyncio.gather(*(model.api.generate(m, [], "none", GenerateConfig(max_tokens=2))
+                                      for m in inputs), return_exceptions=True)
+
+    bad, good = asyncio.run(run())
+    assert isinstance(bad, Exception)
+    assert not isinstance(good, Exception) and good.completion is not None

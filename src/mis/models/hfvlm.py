@@ -76,6 +76,7 @@ class HFVLMAPI(ModelAPI):
         self._worker: asyncio.Task[None] | None = None
         self.model: Any = None
         self.processor: Any = None
+        self._reserved: dict[str, str] = {}
         if lookup_only:  # inspect instantiates providers just to resolve a model name: skip the weights
             return
         import torch
@@ -115,6 +116,7 @@ class HFVLMAPI(ModelAPI):
         )
         self.model = model.to(torch.device(self.device))  # type: ignore[arg-type]  # transformers stub
         self.model.eval()
+        self._reserved = _reserved_markers(self.processor)
         logger.info("hfvlm: %s on %s (%s), batch size %d", model_name, self.device, dtype, self.batch_size)
 
     # -- inspect hooks ---------------------------------------------------------------------------
@@ -145,7 +147,7 @@ class HFVLMAPI(ModelAPI):
         """Queue this conversation for the next batched forward pass and await its completion."""
         if tools:
             raise ValueError("hfvlm does not support tool calling")
-        conversation = [await _to_hf_message(m) for m in input]
+        conversation = [_neutralise(await _to_hf_message(m), self._reserved) for m in input]
         loop = asyncio.get_running_loop()
         request = _Request(conversation, _gen_kwargs(config, self.max_tokens()), loop.create_future())
         self._pending.append(request)
@@ -175,10 +177,23 @@ class HFVLMAPI(ModelAPI):
                 self._pending.remove(r)
             try:
                 results = await asyncio.to_thread(self._generate_batch, batch)
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting sample
+            except Exception as exc:  # noqa: BLE001 - handed to the waiting sample(s)
+                if len(batch) == 1:
+                    if not batch[0].future.done():
+                        batch[0].future.set_exception(exc)
+                    continue
+                # One bad request must not fail its batch-mates: rerun each alone, so only it fails.
+                logger.warning("hfvlm: a batch of %d failed (%s); retrying its requests one by one",
+                               len(batch), str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
                 for r in batch:
-                    if not r.future.done():
-                        r.future.set_exception(exc)
+                    try:
+                        (result,) = await asyncio.to_thread(self._generate_batch, [r])
+                    except Exception as single_exc:  # noqa: BLE001 - this request's own failure
+                        if not r.future.done():
+                            r.future.set_exception(single_exc)
+                    else:
+                        if not r.future.done():
+                            r.future.set_result(result)
                 continue
             for r, result in zip(batch, results, strict=True):
                 if not r.future.done():
@@ -250,6 +265,30 @@ async def _to_hf_message(message: ChatMessage) -> dict[str, Any]:
         else:
             raise ValueError(f"hfvlm: unsupported content type {part.type!r} (text and images only)")
     return {"role": message.role, "content": blocks}
+
+
+def _reserved_markers(processor: Any) -> dict[str, str]:
+    """The processor's image/video marker strings, each mapped to an inert spelling.
+
+    A literal marker such as ``<image>`` inside user text would be expanded by the processor into
+    image tokens with no image behind them ("image features and image tokens do not match"), so text
+    parts never carry them verbatim: ``<image>`` becomes ``[image]``.
+    """
+    names = ("image_token", "video_token", "fake_image_token", "global_image_tag", "vision_start_token",
+             "vision_end_token", "image_start_token", "image_end_token")
+    markers = {getattr(processor, n, None) for n in names} | {
+        getattr(processor.tokenizer, n, None) for n in names}
+    return {m: "[" + m.strip("<>|") + "]" for m in markers if isinstance(m, str) and m.strip()}
+
+
+def _neutralise(message: dict[str, Any], reserved: dict[str, str]) -> dict[str, Any]:
+    """``message`` with reserved image markers in its text blocks replaced by inert text."""
+    for block in message["content"]:
+        if block["type"] == "text":
+            for marker, inert in reserved.items():
+                if marker in block["text"]:
+                    block["text"] = block["text"].replace(marker, inert)
+    return message
 
 
 def _load_image(ref: str) -> Any:
