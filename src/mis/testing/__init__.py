@@ -1,4 +1,4 @@
-"""Real parts for tests and offline runs: an OpenAI-compatible HTTP server on loopback with scripted replies."""
+"""Real parts for tests and offline runs: an OpenAI-compatible server on loopback with scripted replies."""
 
 from mis.testing._openai_server import ScriptedOpenAIServer, ScriptedReply, message_text
 
