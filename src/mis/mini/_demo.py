@@ -49,7 +49,7 @@ class DemoConfig:
     """Samples per evaluation split (easy, hard, benign, white)."""
     general_steps: int = 900
     """Optimizer steps of the general stage (batch ``batch_size``)."""
-    train_steps: int = 200
+    train_steps: int = 500
     """Optimizer steps of MIRage and of the refusal-only baseline, each."""
     general_ratio: float = 0.5
     """Share of general samples mixed into MIRage / refusal-only training."""
