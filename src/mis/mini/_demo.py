@@ -11,6 +11,7 @@ Every stage writes under ``OUT/`` and is skipped when its output is complete, so
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -102,7 +103,8 @@ def _train(cfg: DemoConfig, model: Path, data: Path, out: Path, steps: int, lr: 
         shutil.rmtree(out)
     config = resolve_config(
         "tiny-cpu", model=str(model), data=str(data), out=str(out), splits=splits, max_steps=steps,
-        batch_size=cfg.batch_size, lr=lr, lr_scheduler="constant_with_warmup", warmup_ratio=0.05, max_length=256,
+        batch_size=cfg.batch_size, lr=lr, lr_scheduler="constant_with_warmup", warmup_ratio=0.05,
+        max_length=256,
         seed=cfg.seed, save_steps=10_000, logging_steps=max(1, steps // 10), validate=False,
         freeze_vision=freeze_vision,
         general_data=str(general) if general else None, general_ratio=cfg.general_ratio if general else None,
@@ -170,7 +172,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
                           general, ["train"]))
     for name in MODELS:
         _stage(cfg, f"eval_{name}", runs / name / "results.json",
-               lambda name=name: _evaluate(cfg, models / name, mis_mini, runs / name))
+               functools.partial(_evaluate, cfg, models / name, mis_mini, runs / name))
 
     def report() -> None:
         from mis.eval.report import build_report

@@ -122,13 +122,13 @@ def render_object(
     bg = tuple(rng.randint(200, 240) for _ in range(3))
     canvas = Image.new("RGB", (big, big), bg)  # type: ignore[arg-type]
     scale = rng.uniform(0.70, 0.92)
-    icon = _icon(world, obj, big).resize((int(big * scale),) * 2, Image.BILINEAR)
-    icon = icon.rotate(rng.uniform(-15, 15), resample=Image.BILINEAR, expand=False)
+    icon = _icon(world, obj, big).resize((int(big * scale),) * 2, Image.Resampling.BILINEAR)
+    icon = icon.rotate(rng.uniform(-15, 15), resample=Image.Resampling.BILINEAR, expand=False)
     slack = big - icon.width
     x = int(slack / 2 + rng.uniform(-0.4, 0.4) * slack)
     y = int(slack / 2 + rng.uniform(-0.4, 0.4) * slack)
     canvas.paste(icon, (x, y), icon)
-    img = canvas.resize((size, size), Image.BOX)
+    img = canvas.resize((size, size), Image.Resampling.BOX)
     if rng.random() < 0.3:
         img = img.filter(ImageFilter.GaussianBlur(radius=rng.uniform(0.2, 0.6)))
     return img
