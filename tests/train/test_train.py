@@ -164,3 +164,12 @@ def test_samples_without_target_are_refused(tmp_path) -> None:
 
     with pytest.raises(TrainDataError, match=r"sample easy/1: field 'target' is empty"):
         load_rows(str(make_mis_test_dir(tmp_path / "t", n_easy=1, n_hard=0, n_real=0)))
+
+
+def test_plain_loss_equals_trl_fused_lm_head_loss(tiny_model_path, train_file, tmp_path) -> None:
+    """`fused_lm_head: false` (tiny-cpu) trains the same objective as TRL's fused head: same first loss."""
+    base = tiny_model_path("idefics3")
+    _, fused = run_train(base, train_file, tmp_path / "fused", max_steps=2, fused_lm_head=True)
+    _, plain = run_train(base, train_file, tmp_path / "plain", max_steps=2, fused_lm_head=False)
+    assert len(fused) == len(plain) == 2
+    assert fused[0] == pytest.approx(plain[0], rel=1e-4), (fused, plain)  # same batch, same weights

@@ -72,6 +72,10 @@ def train_cmd(  # noqa: PLR0913 - one option per TrainConfig field
     gradient_checkpointing: Annotated[
         Flag, _o("--gradient-checkpointing/--no-gradient-checkpointing", help="Default on.")
     ] = None,
+    fused_lm_head: Annotated[
+        Flag, _o("--fused-lm-head/--no-fused-lm-head",
+                 help="TRL's tiled LM head (default on; off in tiny-cpu: faster on tiny vocabularies).")
+    ] = None,
     attn_implementation: Annotated[
         Str, _o("--attn-implementation", help="sdpa, flash_attention_2 ...")
     ] = None,
@@ -146,6 +150,7 @@ _FIELDS = {
     "freeze_vision",
     "bf16",
     "gradient_checkpointing",
+    "fused_lm_head",
     "attn_implementation",
     "resume",
     "save_steps",

@@ -107,6 +107,12 @@ class TrainConfig:
     # --- memory / speed
     bf16: bool | None = _f(None, "bf16 mixed precision; None = on when a bf16-capable GPU is present.")
     gradient_checkpointing: bool = _f(True, "Recompute activations in backward (less memory, ~30% slower).")
+    fused_lm_head: bool = _f(
+        True,
+        "TRL's fused LM head: log-probs computed in tiles over answer tokens only, never the full logits "
+        "(saves GBs on 150k-token vocabularies). False uses the model's own cross-entropy, faster for tiny "
+        "vocabularies where the tiling costs more than it saves (the tiny-cpu recipe).",
+    )
     attn_implementation: str | None = _f(None, "e.g. sdpa, flash_attention_2 (None = transformers' default).")
     dataloader_num_workers: int = _f(0, "DataLoader workers that open and process images.")
     accelerate: str | None = _f(

@@ -113,6 +113,29 @@ def sft_args(config: TrainConfig, out: Path, bf16: bool) -> Any:
     )
 
 
+def _plain_loss_trainer() -> Any:
+    """SFTTrainer whose loss is the model's own cross-entropy instead of TRL's fused, tiled LM head.
+
+    Same objective (mean NLL over the tokens whose label is not -100, i.e. assistant tokens), same
+    data, optimizer and schedule; only the loss kernel differs. TRL's token-accuracy/entropy metrics
+    are not logged on this path; `num_tokens` (tokens seen, for throughput) is.
+    """
+    from transformers import Trainer
+    from trl import SFTTrainer
+
+    class PlainLossSFTTrainer(SFTTrainer):
+        def compute_loss(self, model: Any, inputs: Any, return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> Any:
+            if model.training:
+                seen = self.accelerator.gather_for_metrics(inputs["attention_mask"].sum()).sum().item()
+                self._total_train_tokens += seen
+                self._metrics["train"]["num_tokens"] = [self._total_train_tokens]
+            return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
+
+    return PlainLossSFTTrainer
+
+
 def train(config: TrainConfig) -> Path:
     """Fine-tune ``config.model`` on ``config.data``; return OUT (loadable by AutoModelForImageTextToText)."""
     import torch
@@ -151,7 +174,8 @@ def train(config: TrainConfig) -> Path:
 
     bf16 = use_bf16(config)
     model = load_model(config, bf16)
-    trainer = SFTTrainer(
+    trainer_class = SFTTrainer if config.fused_lm_head else _plain_loss_trainer()
+    trainer = trainer_class(
         model=model,
         args=sft_args(config, out, bf16),
         data_collator=collator,
