@@ -1,6 +1,6 @@
 """Generation throughput of the `hfvlm/` provider: batched (one padded forward pass) vs one by one.
 
-    .venv/bin/python benchmarks/hfvlm_batching.py [--arch idefics3] [--samples 32] [--batch-size 8]
+    .venv/bin/python perf/hfvlm_batching.py [--arch idefics3] [--samples 32] [--batch-size 8]
         [--max-tokens 16]
 
 Both modes run the same two-image chats through inspect's `get_model("hfvlm/...")` on a tiny model

@@ -1,6 +1,6 @@
 """Training throughput on CPU: full fine-tuning vs LoRA on a tiny model, side by side.
 
-    .venv/bin/python benchmarks/train_throughput.py [--arch qwen2_vl] [--steps 20] [--samples 16]
+    .venv/bin/python perf/train_throughput.py [--arch qwen2_vl] [--steps 20] [--samples 16]
 
 Each mode runs in its own process (so peak RSS is that mode's own) through `mis.train.train` with the
 tiny-cpu recipe, on synthetic two-image samples with safety-CoT-length targets. Prints samples/s,

@@ -5,8 +5,8 @@
 # 16 two-image samples (448 px), then 5 steps of LoRA and 5 steps of full fine-tuning (vision
 # frozen), bf16, gradient checkpointing, batch 2. Prints steps, samples/s and peak GPU memory.
 #
-#   PYTHON=python3 bash benchmarks/gpu_train.sh [WORK_DIR]          # WORK_DIR needs ~40 GB free
-#   SMOKE=1 bash benchmarks/gpu_train.sh /tmp/gpu-smoke               # same script, CPU-sized model
+#   PYTHON=python3 bash perf/gpu_train.sh [WORK_DIR]          # WORK_DIR needs ~40 GB free
+#   SMOKE=1 bash perf/gpu_train.sh /tmp/gpu-smoke               # same script, CPU-sized model
 #
 # Needs mis importable (pip install -e . , or PYTHONPATH=src with trl/transformers/peft/datasets/
 # pydantic at the versions in constraints.txt). Full fine-tuning uses Adafactor here: AdamW states
