@@ -282,7 +282,7 @@ def check_suite_summary_and_resume(suite):
 
 
 def check_results_are_readable_by_mis_report(suite):
-    from mis.eval._report_load import find_run_dirs, load_run
+    from mis.report._load import find_run_dirs, load_run
 
     runs = [load_run(d) for d in find_run_dirs([suite["out"]])]
     kinds = {r.task: r.kind for run in runs for r in run.results}

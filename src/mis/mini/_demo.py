@@ -175,7 +175,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
                functools.partial(_evaluate, cfg, models / name, mis_mini, runs / name))
 
     def report() -> None:
-        from mis.eval.report import build_report
+        from mis.report import build_report
 
         build_report([runs / m for m in MODELS], out / "report", title="MIS-mini demo")
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mis.data._taxonomy import CATEGORIES
-from mis.eval._report_load import RunResult
-from mis.eval._report_tables import ModelScores
+from mis.report._load import RunResult
+from mis.report._tables import ModelScores
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from mis.eval._report_load import Run, row_model, row_split
+from mis.report._load import Run, row_model, row_split
 
 log = logging.getLogger(__name__)
 

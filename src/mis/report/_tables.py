@@ -22,7 +22,7 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
-from mis.eval._report_load import MIS_METRICS, RunResult
+from mis.report._load import MIS_METRICS, RunResult
 
 log = logging.getLogger(__name__)
 

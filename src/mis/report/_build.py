@@ -4,7 +4,7 @@ Reads only each run folder's results.json and samples.jsonl (written by `mis eva
 or by the other benchmarks' tasks), so reports can be rebuilt any time without a model or judge.
 MIS results get the full treatment (rates, per-category safe-rate charts, per-sample verdicts);
 other benchmarks show their metrics, and a model with both safety and general results is placed on
-a harmlessness-vs-helpfulness scatter plot (scoring rules: :mod:`mis.eval._report_tables`).
+a harmlessness-vs-helpfulness scatter plot (scoring rules: :mod:`mis.report._tables`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mis.eval._report_html import render_html
-from mis.eval._report_load import ReportError, Run, RunResult, find_run_dirs, load_run
-from mis.eval._report_plots import safe_rate_chart, scatter_chart
-from mis.eval._report_tables import (
+from mis.report._html import render_html
+from mis.report._load import ReportError, Run, RunResult, find_run_dirs, load_run
+from mis.report._plots import safe_rate_chart, scatter_chart
+from mis.report._tables import (
     fmt,
     has_benchmarks,
     leaderboard,
