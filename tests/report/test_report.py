@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 import mis.cli.report  # noqa: F401  (registers `mis report` even before the lead wires it in)
 from mis.cli._app import app
-from mis.report._tables import model_scores
 from mis.eval.metrics import summarize
 from mis.report import ReportError, build_report, load_runs
+from mis.report._tables import model_scores
 
 # one worker builds the shared run folders and report once (make test runs `-n 2 --dist loadgroup`)
 pytestmark = pytest.mark.xdist_group("report")

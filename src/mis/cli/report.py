@@ -28,8 +28,8 @@ def report(
         min=32, max=2048, help="Longest side of the image thumbnails in the HTML.")] = 256,
 ) -> None:
     """Compare runs: leaderboard (markdown + CSV), per-category safe-rate charts, one HTML page of samples."""
-    from mis.report._tables import fmt
     from mis.report import ReportError, build_report
+    from mis.report._tables import fmt
 
     try:
         paths = build_report(run_dirs, out, title=title, thumb_px=thumb_px)
