@@ -63,9 +63,9 @@ class ProcessStats:
 def run_measured(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
                  poll_s: float = 0.05, stdout_path: Path | None = None) -> ProcessStats:
     """Run ``cmd`` and sample the summed RSS of it and its descendants until it exits (psutil)."""
-    import psutil
-
     import resource
+
+    import psutil
 
     out = stdout_path.open("w") if stdout_path else subprocess.DEVNULL
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -107,7 +107,8 @@ def run_measured(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: 
     waited = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if stdout_path:
         out.close()  # type: ignore[union-attr]
-    return ProcessStats(wall_s=wall, cpu_s=max(waited, sum(cpu.values())), peak_rss_mb=peak / 2**20, returncode=returncode)
+    return ProcessStats(wall_s=wall, cpu_s=max(waited, sum(cpu.values())), peak_rss_mb=peak / 2**20,
+                        returncode=returncode)
 
 
 def folder_bytes(path: Path) -> int:
