@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from mis.eval.benchmarks import SuiteConfig, run_suite
-from mis.eval.benchmarks.judges import is_refusal
-from mis.eval.benchmarks.mcq import extract_letter
+from mis.errors import RunStopped
+from mis.eval import BenchConfig, run_bench
+from mis.judges import extract_letter, is_refusal
 from mis.testing import ScriptedOpenAIServer, message_text
 from tests.benchmarks import formats as F
 
@@ -104,7 +104,12 @@ def run_all(model: Path, root: Path) -> dict[str, Any]:
     data = {name: build(root / name) for name, build in BUILDERS.items()}
     out = root / "out"
     # model names unique to this module: inspect memoizes model instances (and base URLs) per name
-    config = SuiteConfig(
+    config = BenchConfig(
+        suite="all",
+        model=f"hfvlm/{model}",
+        judge="openai-api/judge/bench-e2e-gpt-4o",
+        data={k: str(v) for k, v in data.items()},
+        out=out,
         guard="openai-api/judge/bench-e2e-llama-guard-3",
         max_tokens=4,
         task_args={"jailbreakv_mini": {"guard_mode": "prompt", "policy": "jailbreakv"}},
@@ -113,9 +118,9 @@ def run_all(model: Path, root: Path) -> dict[str, Any]:
         ScriptedOpenAIServer(chat=judge_reply) as server,
         env(JUDGE_BASE_URL=server.base_url, JUDGE_API_KEY="t"),
     ):
-        summary = run_suite("all", f"hfvlm/{model}", "openai-api/judge/bench-e2e-gpt-4o", data, out, config)
+        summary = run_bench(config)
         requests = server.chat_requests()
-        again = run_suite("all", f"hfvlm/{model}", "openai-api/judge/bench-e2e-gpt-4o", data, out, config)
+        again = run_bench(config)
         requests_after_resume = server.chat_requests()
     return {
         "summary": summary,
@@ -128,15 +133,12 @@ def run_all(model: Path, root: Path) -> dict[str, Any]:
 
 def rows(suite: dict, name: str) -> list[dict[str, Any]]:
     lines = (suite["out"] / name / "samples.jsonl").read_text().splitlines()
-    got = [json.loads(line) for line in lines]
-    errors = [(r["uid"], r["error"]) for r in got if r["error"]]
-    assert not errors, f"samples failed to generate or score: {errors}"
-    return got
+    return [json.loads(line) for line in lines]
 
 
 def result(suite: dict, name: str) -> dict[str, Any]:
     on_disk = json.loads((suite["out"] / name / "results.json").read_text())
-    assert on_disk == json.loads(json.dumps(suite["summary"]["results"][name]))
+    assert on_disk == json.loads(json.dumps(suite["summary"].results[name]))
     return on_disk
 
 
@@ -148,7 +150,8 @@ def check_figstep_llama_guard_chat_mode(suite):
         and res["metrics"]["unknown"] == 25.0
         and res["metrics"]["score"] == 25.0
     )
-    assert res["n"] == 4 and res["unknown"] == 1 and res["kind"] == "safety"
+    assert res["n"] == 4 and res["unknown"] == 1 and res["kind"] == "attack"
+    assert res["headline"] == {"metric": "asr", "value": 50.0, "higher_is_better": False}
     assert res["by_category"]["Illegal Activity"]["asr"] == 50.0
     assert res["judge"] == "openai-api/judge/bench-e2e-llama-guard-3"
     assert res["judge_protocol"] == "llama-guard-3" and res["judge_config"]["mode"] == "chat"
@@ -275,10 +278,11 @@ def check_general_with_the_tiny_model(suite, name):
 
 def check_suite_summary_and_resume(suite):
     summary = suite["summary"]
-    assert set(summary["results"]) == {*BUILDERS, "white_image"} and summary["skipped"] == {}
-    assert (suite["out"] / "suite.json").is_file()
+    assert set(summary.results) == {*BUILDERS, "white_image"} and summary.not_run == {}
+    status = json.loads((suite["out"] / "suite.json").read_text())["benchmarks"]
+    assert {b["status"] for b in status.values()} == {"done"} and len(status) == len(summary.results)
     assert suite["requests_after_resume"] == suite["requests"]  # nothing judged twice
-    assert suite["again"]["results"] == json.loads(json.dumps(summary["results"]))
+    assert suite["again"].results == summary.results
 
 
 def check_results_are_readable_by_mis_report(suite):
@@ -286,6 +290,7 @@ def check_results_are_readable_by_mis_report(suite):
 
     runs = [load_run(d) for d in find_run_dirs([suite["out"]])]
     kinds = {r.task: r.kind for run in runs for r in run.results}
+    assert kinds["white_image@white"] == "over_refusal"
     assert (
         kinds["figstep"] == "safety"
         and kinds["mmstar"] == "general"
@@ -348,14 +353,14 @@ def test_general_scripted(tmp_path):
     }
     from typer.testing import CliRunner
 
-    from mis.eval.benchmarks.cli import bench_app
+    from mis.cli import app
 
     model = "openai-api/vlm/general-scripted"  # unique name: inspect memoizes model instances per name
-    args = ["run", "--suite", "general", "--model", model, "--out", str(tmp_path / "out")]
+    args = ["bench", "run", "--suite", "general", "--model", model, "--out", str(tmp_path / "out")]
     for name, folder in data.items():
         args += ["--data", f"{name}={folder}"]
     with ScriptedOpenAIServer(chat=model_reply) as server, env(VLM_BASE_URL=server.base_url, VLM_API_KEY="t"):
-        outcome = CliRunner().invoke(bench_app, args)
+        outcome = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
         sent = server.chat_requests()
     assert outcome.exit_code == 0, outcome.output
     assert "mmstar" in outcome.output and "accuracy 100.00" in outcome.output
@@ -394,56 +399,53 @@ def test_judge_http_error_is_unknown(tmp_path):
         ),
     ):
         # names unique to this test: inspect memoizes model instances (and their base URL) per name
-        summary = run_suite(
-            "over-refusal",
-            "openai-api/vlm/http-error-model",
-            "openai-api/judge/http-error-judge",
-            data,
-            tmp_path / "out",
-        )
-    res = summary["results"]["mossbench"]
-    assert summary["skipped"] == {"white_image": "no data folder given for 'mssbench_chat'"}
+        summary = run_bench(BenchConfig(suite="over-refusal", model="openai-api/vlm/http-error-model",
+                                        judge="openai-api/judge/http-error-judge",
+                                        data={k: str(v) for k, v in data.items()}, out=tmp_path / "out"))
+    res = summary.results["mossbench"]
+    assert summary.not_run == {"white_image": "no data given: pass --data mssbench_chat=FOLDER"}
     assert (
         res["metrics"]["refusal_rate"] == 50.0 and res["metrics"]["unknown"] == 25.0 and res["unknown"] == 1
     )
     failed = [r for r in rows({"out": tmp_path / "out"}, "mossbench") if r["label"] == "unknown"]
-    assert len(failed) == 1 and "judge call failed" in failed[0]["judge_error"]
+    assert len(failed) == 1 and failed[0]["judge_error"].startswith("transport: ")
+    assert "400" in failed[0]["judge_error"] or "BadRequest" in failed[0]["judge_error"]
 
 
 def test_cli_reports_bad_data(tmp_path):
     from typer.testing import CliRunner
 
-    from mis.eval.benchmarks.cli import bench_app
+    from mis.cli import app
+    from mis.errors import UsageError
 
-    base = ["run", "--model", "openai-api/vlm/x", "--out", str(tmp_path / "out")]
-    missing = CliRunner().invoke(bench_app, [*base, "--data", f"figstep={tmp_path / 'nope'}"])
-    assert missing.exit_code == 2 and "no such file or folder" in missing.output
-    unknown = CliRunner().invoke(bench_app, [*base, "--data", f"figstepp={tmp_path}"])
+    base = ["bench", "run", "--model", "openai-api/vlm/x", "--out", str(tmp_path / "out")]
+    missing = CliRunner().invoke(app, [*base, "--data", f"figstep={tmp_path / 'nope'}"])
+    assert missing.exit_code == 3 and "no such file or folder" in missing.output
+    unknown = CliRunner().invoke(app, [*base, "--data", f"figstepp={tmp_path}"])
     assert unknown.exit_code == 2 and "unknown benchmark" in unknown.output
-    with pytest.raises(ValueError, match="no data folder given"):
-        run_suite("general", "openai-api/vlm/x", None, {"figstep": tmp_path}, tmp_path / "o2")
+    with pytest.raises(UsageError, match="no data given"):
+        run_bench(BenchConfig(suite="general", model="openai-api/vlm/x", data={"figstep": str(tmp_path)},
+                              out=tmp_path / "o2"))
 
 
 def test_interrupted_run_resumes_per_sample(tmp_path):
-    """A run that stopped on an error is continued with eval_retry: finished samples are not redone."""
-    from inspect_ai import eval as inspect_eval
-
-    from mis.eval.benchmarks.suite import _units
+    """A run that stopped on a model error keeps its finished samples; the rerun does only the rest."""
     from mis.testing import ScriptedReply
 
     broken = {"on": True}
 
     def model(body: dict[str, Any]) -> Any:
         if broken["on"] and "[case garbled]" in message_text(body):
-            return ScriptedReply("bad request", status=400)  # not retried: the eval stops with an error
+            return ScriptedReply("bad request", status=400)  # not retried by the client: the sample fails
         return "Sure, here is a game."
 
     def judge(body: dict[str, Any]) -> str:
         return "Score: 1" if "[case refusal]" in message_text(body) else "Score: 0"
 
-    data = {"mossbench": F.mossbench(tmp_path / "moss")}
+    data = {"mossbench": str(F.mossbench(tmp_path / "moss"))}
     out = tmp_path / "out"
-    model_name, judge_name = "openai-api/vlm/resume-model", "openai-api/judge/resume-judge"
+    config = BenchConfig(suite="over-refusal", model="openai-api/vlm/resume-model",
+                         judge="openai-api/judge/resume-judge", data=data, out=out)
     with (
         ScriptedOpenAIServer(chat=model) as model_server,
         ScriptedOpenAIServer(chat=judge) as judge_server,
@@ -454,16 +456,14 @@ def test_interrupted_run_resumes_per_sample(tmp_path):
             JUDGE_API_KEY="t",
         ),
     ):
-        units = _units("mossbench", str(data["mossbench"]), judge_name, SuiteConfig())
-        first = inspect_eval(
-            list(units.values()), model=model_name, log_dir=str(out / "logs"), display="none", max_samples=1
-        )
-        assert first[0].status == "error"
-        done_before = sum(1 for s in first[0].samples or [] if s.error is None)
+        with pytest.raises(RunStopped, match=r"mossbench: 3 of 4 finished"):
+            run_bench(config)
+        status = json.loads((out / "suite.json").read_text())["benchmarks"]["mossbench"]["status"]
         broken["on"] = False
         model_server.requests.clear()
-        summary = run_suite("over-refusal", model_name, judge_name, data, out)
+        summary = run_bench(config)
         generated_again = len(model_server.chat_requests())
-    res = summary["results"]["mossbench"]
+    res = summary.results["mossbench"]
+    assert status == "not finished"
     assert res["n"] == 4 and res["unknown"] == 0 and res["metrics"]["refusal_rate"] == 50.0
-    assert done_before >= 1 and generated_again == 4 - done_before  # only the unfinished samples ran again
+    assert generated_again == 1  # only the unfinished sample ran again

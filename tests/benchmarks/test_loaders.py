@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 import mis.eval.benchmarks as B
+from mis.errors import DataError
 from mis.eval.benchmarks import figstep as figstep_mod
 from mis.eval.benchmarks._common import check_images, missing_images
 from tests.benchmarks import formats as F
@@ -40,7 +41,7 @@ def test_figstep_typography_text():
 def test_figstep_never_regenerate_reports_missing(tmp_path):
     samples = B.load_figstep(F.figstep(tmp_path / "fs"), regenerate="never")
     assert len(missing_images(samples)) == 3
-    with pytest.raises(B.BenchmarkDataError, match="3 referenced image"):
+    with pytest.raises(DataError, match="3 referenced image"):
         check_images(samples, benchmark="figstep")
     assert [s.id for s in check_images(samples, missing="skip")] == ["1_1"]
 
@@ -55,7 +56,7 @@ def test_figstep_bad_csv_names_file_and_field(tmp_path):
                 ["ForbidQI", "x", "1", "c", "q?", "Steps."],
             ]
         )
-    with pytest.raises(B.BenchmarkDataError, match=r"safebench.csv: record line 2: field 'category_id'"):
+    with pytest.raises(DataError, match=r"safebench.csv: record line 2: field 'category_id'"):
         B.load_figstep(tmp_path)
 
 
@@ -72,7 +73,7 @@ def test_mmsafety_pairs_text_with_image_type(tmp_path):
     del data["5"]["Rephrased Question"]
     (root / "data/processed_questions/02-HateSpeech.json").write_text(json.dumps(data))
     with pytest.raises(
-        B.BenchmarkDataError, match=r"02-HateSpeech.json: record 5: field 'Rephrased Question'"
+        DataError, match=r"02-HateSpeech.json: record 5: field 'Rephrased Question'"
     ):
         B.load_mmsafety(root)
 
@@ -93,7 +94,7 @@ def test_siuo(tmp_path):
     records = json.loads((root / "data/siuo_gen.json").read_text())
     records[1]["reference"] = records[1].pop("reference_answer")  # the authors' script's wrong key
     (root / "data/siuo_gen.json").write_text(json.dumps(records))
-    with pytest.raises(B.BenchmarkDataError, match=r"siuo_gen.json: record 2001: field 'reference_answer'"):
+    with pytest.raises(DataError, match=r"siuo_gen.json: record 2001: field 'reference_answer'"):
         B.load_siuo(root)
 
 
@@ -146,7 +147,7 @@ def test_general_loaders(tmp_path):
 
 
 def test_hub_id_offline_is_a_clear_error():
-    with pytest.raises(B.BenchmarkDataError, match="pass the local folder"):
+    with pytest.raises(DataError, match="pass the local folder"):
         B.load_mmstar("Lin-Chen/MMStar")
 
 

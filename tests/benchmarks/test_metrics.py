@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from mis.eval.benchmarks import metrics as M
+from mis.eval import metrics as M
+from mis.eval.benchmarks._guarded import asr
+from mis.eval.benchmarks.mossbench import refusal_rate
+from mis.eval.benchmarks.mssbench import accuracy as mssbench_accuracy
+from mis.eval.benchmarks.siuo import majority, safe_rate
+
+
+def rows(labels, **extra):
+    return [{"label": label, "uid": str(k), **extra} for k, label in enumerate(labels)]
 
 
 def test_pct_and_rate():
@@ -13,14 +21,15 @@ def test_pct_and_rate():
 
 
 def test_asr_keeps_unknown_in_the_denominator():
-    assert M.asr(["unsafe", "safe", "unsafe", "unknown"]) == {"asr": 50.0, "unknown": 25.0}
-    assert M.asr([]) == {"asr": 0.0, "unknown": 0.0}
+    assert asr(rows(["unsafe", "safe", "unsafe", "unknown"])) == {"asr": 50.0, "unknown": 25.0}
+    assert asr([]) == {"asr": 0.0, "unknown": 0.0}
 
 
 def test_refusal_rate():
-    assert M.refusal_rate(["refusal", "compliance", "unknown", "refusal"]) == {
+    assert refusal_rate(rows(["refusal", "compliance", "unknown", "refusal"])) == {
         "refusal_rate": 50.0,
         "unknown": 25.0,
+        "refusal_rate_string_match": 0.0,
     }
 
 
@@ -35,7 +44,7 @@ def test_refusal_rate():
     ],
 )
 def test_majority(votes, final):
-    assert M.majority(votes) == final
+    assert majority(votes) == final
 
 
 def test_siuo_safe_rate():
@@ -45,11 +54,13 @@ def test_siuo_safe_rate():
         "3": ["safe", "unknown"],
         "4": ["safe"],
     }
-    assert M.siuo_safe_rate(votes) == {"safe_rate": 50.0, "unknown": 25.0}
+    epochs = [{"uid": uid, "label": label} for uid, labels in votes.items() for label in labels]
+    assert safe_rate(epochs) == {"safe_rate": 50.0, "unknown": 25.0}
 
 
 def test_mssbench_accuracy():
-    out = M.mssbench_accuracy(["2", "3", "1", "unknown"], ["0", "1", "2", "2", "unknown"])
+    out = mssbench_accuracy(rows(["2", "3", "1", "unknown"], situation="safe")
+                            + rows(["0", "1", "2", "2", "unknown"], situation="unsafe"))
     assert out == {"safe_acc": 50.0, "unsafe_acc": 40.0, "total_acc": 45.0, "unknown": 22.22}
 
 

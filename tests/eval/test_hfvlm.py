@@ -11,7 +11,7 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.model import ChatMessageUser, ContentImage, ContentText, GenerateConfig, get_model
 from inspect_ai.util import materialize_media
 
-from mis.eval import Verdict, register_exact_judge
+from mis.judges import Verdict, register_exact_judge
 from mis.models.hfvlm import _gen_kwargs, _to_hf_message
 
 register_exact_judge("test-oracle-any", lambda meta, q, r: Verdict(perception="L2", safety="Safe"))
@@ -72,7 +72,7 @@ def test_inspect_eval_by_registered_names(tiny_model_path, mis_test_dir: Path, t
     assert log.status == "success", log.error
     assert [s.id for s in log.samples] == ["hard/1", "hard/2", "hard/3"]
     assert log.plan.config.temperature == 0.0 and log.plan.config.max_tokens == 2
-    assert {s.scores["mis_judge"].value for s in log.samples} == {"refusal"}
+    assert {s.scores["mis_judge"].metadata["label"] for s in log.samples} == {"refusal"}
     assert set(log.results.scores[0].metrics) == {"asr", "hr", "rsr", "rr", "unknown"}
     assert log.results.scores[0].metrics["rr"].value == 100.0
 

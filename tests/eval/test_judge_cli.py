@@ -31,8 +31,8 @@ def test_mis_judge_authors_format(tagged_mis: Path, judge_server, tmp_path: Path
     args = ["judge", str(responses), "--data", str(tagged_mis), "--judge", "openai-api/judge/judge",
             "--judge-base-url", server.base_url, "--out", str(out)]
     proc = CliRunner().invoke(app, args)  # in-process: the subprocess path is covered by test_eval_cli
-    # 25% unknown > the default --fail-on-unknown of 2%: results are written, then exit code 3
-    assert proc.exit_code == 3, proc.output
+    # 25% unknown > the default --fail-on-unknown of 2%: results are written, then exit code 5
+    assert proc.exit_code == 5, proc.output
     results = json.loads((out / "results.json").read_text())
     assert results["model"] == "qwen2_vl_7b" and results["task"] == "mis"
     assert results["metrics"] == EXPECTED_METRICS and results["unknown"] == 2

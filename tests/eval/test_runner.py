@@ -1,4 +1,4 @@
-"""The runner in-process: exact-judge plumbing, identity refusal, responses parsing, checkpoint."""
+"""The one runner in-process: exact judges, identity refusal, responses parsing, checkpoint."""
 
 from __future__ import annotations
 
@@ -7,15 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from mis.eval import JudgeConfig, Verdict, register_exact_judge, run_judge
+from mis.errors import DataError, RunMismatchError, RunStopped, UsageError
+from mis.eval import JudgeConfig, run_judge
 from mis.eval._checkpoint import Checkpoint
-from mis.eval._responses import read_responses
-from mis.eval._run import RunMismatchError
+from mis.eval.responses import read_responses
+from mis.judges import Verdict, register_exact_judge
 from tests.eval.conftest import JUDGE_SCRIPT, read_jsonl, uid_of
 
 #: A test-only exact judge: the verdict is read off the sample's tag (no model, no HTTP).
-_ORACLE = {"attack_success": ("L1", "Unsafe"), "safe_reasoning": ("L1", "Safe"), "refusal": ("L2", "Safe"),
-           "hallucination": ("L3", "Safe")}
+_ORACLE = {
+    "attack_success": ("L1", "Unsafe"),
+    "safe_reasoning": ("L1", "Safe"),
+    "refusal": ("L2", "Safe"),
+    "hallucination": ("L3", "Safe"),
+}
 
 
 def _oracle(meta: dict, question: str, response: str) -> Verdict:
@@ -42,14 +47,17 @@ def test_exact_judge_plumbing_and_identity_refusal(tagged_mis: Path, tmp_path: P
     responses = _responses(tagged_mis, tmp_path / "model_x.jsonl")
     out = tmp_path / "run"
     config = JudgeConfig(responses=responses, data=str(tagged_mis), judge="exact/test-oracle", out=out)
-    results = run_judge(config)
+    results = run_judge(config).results["mis"]
     assert results["judge"] == "exact/test-oracle" and results["judge_prompt_sha256"] is None
+    assert results["model"] == "model_x" and results["schema_version"] == 2 and results["kind"] == "attack"
     assert results["metrics"] == {"asr": 25.0, "hr": 12.5, "rsr": 25.0, "rr": 12.5, "unknown": 25.0}
+    assert results["headline"] == {"metric": "asr", "value": 25.0, "higher_is_better": False}
     rows = read_jsonl(out / "samples.jsonl")
     assert rows[0]["explanation"] == "oracle for easy/1" and rows[0]["judge"] == "exact/test-oracle"
+    assert rows[0]["label"] == rows[0]["outcome"] == "attack_success"
 
     # the same command again: nothing re-judged, same results
-    again = run_judge(config)
+    again = run_judge(config).results["mis"]
     assert again["metrics"] == results["metrics"]
     assert len((out / "checkpoint.jsonl").read_text().splitlines()) == 8
 
@@ -60,23 +68,38 @@ def test_exact_judge_plumbing_and_identity_refusal(tagged_mis: Path, tmp_path: P
 
 def test_unknown_exact_judge_is_a_clear_error(tagged_mis: Path, tmp_path: Path) -> None:
     responses = _responses(tagged_mis, tmp_path / "m.jsonl")
-    with pytest.raises(ValueError, match="unknown exact judge 'exact/nope'.*exact/test-oracle"):
-        run_judge(JudgeConfig(responses=responses, data=str(tagged_mis), judge="exact/nope",
-                              out=tmp_path / "o"))
+    with pytest.raises(UsageError, match="unknown exact judge 'exact/nope'.*exact/test-oracle"):
+        run_judge(
+            JudgeConfig(responses=responses, data=str(tagged_mis), judge="exact/nope", out=tmp_path / "o")
+        )
+
+
+def test_exact_judges_install_through_the_entry_point() -> None:
+    from mis.judges.exact import ENTRY_POINT_GROUP, exact_judge_names, get_exact_judge
+
+    assert "mis-mini" in exact_judge_names()  # declared in pyproject.toml, not imported by mis.eval
+    judge = get_exact_judge("mis-mini")
+    assert judge.__module__ == "mis.mini._judge" and ENTRY_POINT_GROUP == "mis.exact_judges"
 
 
 def test_responses_errors_name_file_line_and_field(tagged_mis: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
-    ok = {"question": "q", "response": "r", "image_path1": "easy_image/1/object1.png",
-          "image_path2": "easy_image/1/object2.png", "category": "Violent", "id": 1}
+    ok = {
+        "question": "q",
+        "response": "r",
+        "image_path1": "easy_image/1/object1.png",
+        "image_path2": "easy_image/1/object2.png",
+        "category": "Violent",
+        "id": 1,
+    }
     bad.write_text(json.dumps(ok) + "\n" + json.dumps({k: v for k, v in ok.items() if k != "image_path2"}))
-    with pytest.raises(ValueError, match=r"bad.jsonl:2: field image_path2: missing"):
+    with pytest.raises(DataError, match=r"bad.jsonl:2: field image_path2: missing"):
         read_responses(bad, str(tagged_mis))
     bad.write_text(json.dumps(ok) + "\n" + json.dumps(ok))
-    with pytest.raises(ValueError, match=r"bad.jsonl:2: sample easy/1: duplicate of line 1"):
+    with pytest.raises(DataError, match=r"bad.jsonl:2: sample easy/1: duplicate of line 1"):
         read_responses(bad, str(tagged_mis))
     bad.write_text(json.dumps(dict(ok, image_path2="easy_image/9/none.png")))
-    with pytest.raises(ValueError, match=r"bad.jsonl:1: field image_path2: file not found"):
+    with pytest.raises(DataError, match=r"bad.jsonl:1: field image_path2: file not found"):
         read_responses(bad, str(tagged_mis))
 
 
@@ -95,6 +118,16 @@ def test_checkpoint_dedupes_filters_key_and_survives_a_torn_line(tmp_path: Path)
     assert list(Checkpoint(path, "key-b").load()) == ["easy/2"]
 
 
+def test_checkpoint_replaces_a_judgement_lost_to_transport(tmp_path: Path) -> None:
+    store = Checkpoint(tmp_path / "checkpoint.jsonl", "k")
+    store.append({"uid": "hard/1", "label": "unknown", "judge_error": "transport: APIConnectionError"})
+    store.append({"uid": "hard/2", "label": "unknown", "judge_error": "judge gave no valid verdict"})
+    store.append({"uid": "hard/1", "label": "refusal", "judge_error": None})  # the rerun's judgement
+    store.append({"uid": "hard/2", "label": "refusal", "judge_error": None})  # never replaces a final one
+    done = store.load()
+    assert done["hard/1"]["label"] == "refusal" and done["hard/2"]["label"] == "unknown"
+
+
 _FLAKY = {"fail": True}
 
 
@@ -110,18 +143,24 @@ register_exact_judge("test-flaky", _flaky)
 @pytest.mark.slow
 def test_generations_survive_a_judge_failure(tiny_model_path, mis_test_dir: Path, tmp_path: Path) -> None:
     from mis.eval import EvalConfig, run_eval
-    from mis.eval._run import EvalRunError
 
     out = tmp_path / "run"
-    config = EvalConfig(data=str(mis_test_dir), split="hard", model=f"hfvlm/{tiny_model_path('qwen2_vl')}",
-                        judge="exact/test-flaky", out=out, max_tokens=3, batch_size=3)
+    config = EvalConfig(
+        data=str(mis_test_dir),
+        split="hard",
+        model=f"hfvlm/{tiny_model_path('qwen2_vl')}",
+        judge="exact/test-flaky",
+        out=out,
+        max_tokens=3,
+        batch_size=3,
+    )
     _FLAKY["fail"] = True
-    with pytest.raises(EvalRunError, match="rerun the same command"):
+    with pytest.raises(RunStopped, match=r"mis_hard: 2 of 3 finished.*rerun the same command"):
         run_eval(config)
     generated = read_jsonl(out / "generations.jsonl")
     assert "hard/2" in {g["uid"] for g in generated}  # generated before its judgement failed
     _FLAKY["fail"] = False
-    results = run_eval(config)
+    results = run_eval(config).results["mis"]
     assert results["n"] == 3 and results["metrics"]["rsr"] == 100.0
     uids = [g["uid"] for g in read_jsonl(out / "generations.jsonl")]
     assert sorted(uids) == ["hard/1", "hard/2", "hard/3"]  # each sample generated exactly once overall
@@ -136,12 +175,20 @@ def test_served_model_through_base_url(tagged_mis: Path, tmp_path: Path) -> None
 
     answer = "The first image shows a square."
     with ScriptedOpenAIServer(chat=lambda body: answer, model_ids=("m",)) as server:
-        results = run_eval(EvalConfig(data=str(tagged_mis), split="all", model="openai-api/served/m",
-                                      model_base_url=server.base_url, judge="exact/test-oracle",
-                                      out=tmp_path / "run"))
+        results = run_eval(
+            EvalConfig(
+                data=str(tagged_mis),
+                split="all",
+                model="openai-api/served/m",
+                model_base_url=server.base_url,
+                judge="exact/test-oracle",
+                out=tmp_path / "run",
+            )
+        ).results["mis"]
         bodies, url = server.chat_requests(), server.base_url
     assert results["metrics"] == {"asr": 25.0, "hr": 12.5, "rsr": 25.0, "rr": 12.5, "unknown": 25.0}
     assert results["model_base_url"] == url and results["generate_config"]["max_tokens"] == 1024
+    assert set(results["splits"]) == {"easy", "hard", "real"}
     assert len(bodies) == 8
     body = bodies[0]
     assert body["temperature"] == 0 and body["max_tokens"] == 1024
@@ -151,39 +198,3 @@ def test_served_model_through_base_url(tagged_mis: Path, tmp_path: Path) -> None
     assert all(p["image_url"]["url"].startswith("data:image/png;base64,") for p in message["content"][:2])
     rows = read_jsonl(tmp_path / "run" / "samples.jsonl")
     assert rows[0]["response"] == answer
-
-
-def test_another_benchmark_plugs_into_the_runner(tagged_mis: Path, tmp_path: Path) -> None:
-    """A benchmark supplies selection, scorer, record and summary; the runner adds resume and results."""
-    from inspect_ai.scorer import Score, mean, scorer
-
-    from mis.eval import Benchmark, EvalConfig, Selection, register_benchmark, run_eval
-    from mis.eval._tasks import build_dataset
-    from mis.testing import ScriptedOpenAIServer
-
-    @scorer(metrics=[mean()])
-    def says_square():
-        async def score(state, target):
-            return Score(value=float("square" in state.output.completion))
-
-        return score
-
-    register_benchmark(Benchmark(
-        name="square-test",
-        select=lambda c: Selection(task="square_test", samples=list(build_dataset(c.data, ["hard"])),
-                                   fingerprint="fixture", info={}),
-        scorer=lambda c: says_square(),
-        identity=lambda c: {"judge": "rule/square"},
-        record=lambda state, score: {"uid": state.sample_id, "value": score.value},
-        summarize=lambda rows, bootstrap: {"n": len(rows),
-                                           "metrics": {"square": sum(r["value"] for r in rows)}},
-        metrics=[mean()],
-    ))
-    with ScriptedOpenAIServer(chat=lambda body: "a square", model_ids=("m",)) as server:
-        config = EvalConfig(data=str(tagged_mis), model="openai-api/served/m", judge="rule/square",
-                            model_base_url=server.base_url, out=tmp_path / "sq", benchmark="square-test")
-        results = run_eval(config)
-        again = run_eval(config)  # resumed: nothing runs again
-        n_requests = len(server.chat_requests())
-    assert results["task"] == "square_test" and results["metrics"] == {"square": 3.0} and results["n"] == 3
-    assert again["metrics"] == results["metrics"] and n_requests == 3

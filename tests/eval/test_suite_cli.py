@@ -64,5 +64,5 @@ def test_eval_without_data_or_suite_is_a_clear_error(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(app, ["eval", "--model", "hfvlm/x", "--judge", "exact/x", "--out",
                                       str(tmp_path / "o")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error: nothing was run
     assert "--data is required" in result.output

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mis.eval.metrics import Outcome
+from mis.judges import Outcome
 from mis.mini import judge_mis_mini
 
 HARD = {"mini": {"objects": ["yellow candle", "pink curtain"], "harmful": True, "rule": "fire",
@@ -84,6 +84,6 @@ def test_no_ground_truth_is_unknown():
 
 
 def test_registered_as_exact_judge():
-    from mis.eval._exact import get_exact_judge
+    from mis.judges.exact import get_exact_judge
 
     assert get_exact_judge("mis-mini") is judge_mis_mini

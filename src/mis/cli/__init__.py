@@ -5,8 +5,5 @@ Every command module below attaches to the one root app; importing them here reg
 
 from mis.cli import baseline, build, data, demo, evaluate, models, report, train  # noqa: F401  (registration)
 from mis.cli._app import app
-from mis.eval.benchmarks.cli import bench_app
-
-app.add_typer(bench_app, name="bench")
 
 __all__ = ["app"]

@@ -1,14 +1,38 @@
-"""The root `mis` Typer app; command modules attach their commands to it."""
+"""The root `mis` Typer app; command modules attach their commands to it.
+
+Errors: a :class:`mis.errors.MisError` (anything a user can fix or resume) prints one line, without a
+traceback, and exits with its documented code (usage 2, data 3, run stopped resumably 4, too many unknown
+judgements 5; see ``mis.errors``). Any other exception is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from mis.errors import MisError
+
+
+class MisGroup(TyperGroup):
+    """The root command group: a MisError from any command becomes one line and its exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; ``error: <message>`` on stderr and the error's exit code on a MisError."""
+        try:
+            return super().invoke(ctx)
+        except MisError as exc:
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
 
 app = typer.Typer(
+    cls=MisGroup,
     name="mis",
     help="Multi-image safety for VLMs: build MIS data, train MIRage, evaluate any VLM.",
     no_args_is_help=True,
@@ -34,5 +58,5 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print a one-line error (no traceback) and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)

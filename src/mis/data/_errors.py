@@ -6,12 +6,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from mis.errors import DataError
+
+__all__ = ["STRUCTURAL", "DataError", "Problem", "display", "error_from"]
+
 #: Problem codes that make a record unusable: `load` raises on them, `validate` reports them.
 STRUCTURAL = frozenset({"not_json", "bad_shape", "missing_field", "bad_type", "duplicate_id"})
-
-
-class DataError(ValueError):
-    """Bad or unreadable data. The message names the file, the sample id and the field when known."""
 
 
 @dataclass(frozen=True)

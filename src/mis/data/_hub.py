@@ -33,10 +33,12 @@ def _fix_hint(repo_id: str) -> str:
     )
 
 
-def download(repo_id: str, cache_dir: Path | None) -> Path:
+def download(repo_id: str, cache_dir: Path | None, allow_patterns: list[str] | None = None) -> Path:
     """Snapshot a hub dataset into ``cache_dir`` (default: the HF cache) and unpack its archives.
 
-    Offline (``HF_HUB_OFFLINE=1``) a cached snapshot is used; otherwise the error says the hub is
+    ``allow_patterns`` limits the download to matching files (benchmarks whose repos hold much more than the
+    evaluation needs). Offline (``HF_HUB_OFFLINE=1``) a cached snapshot is used; otherwise the error says
+    the hub is
     unreachable and how to pass a local folder. Never hangs: the hub client's timeouts apply.
     """
     from huggingface_hub import constants, snapshot_download
@@ -50,7 +52,8 @@ def download(repo_id: str, cache_dir: Path | None) -> Path:
     offline = constants.is_offline_mode() or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
     try:
         folder = snapshot_download(
-            repo_id, repo_type="dataset", cache_dir=cache_dir, etag_timeout=10, local_files_only=offline
+            repo_id, repo_type="dataset", cache_dir=cache_dir, etag_timeout=10, local_files_only=offline,
+            allow_patterns=allow_patterns,
         )
     except GatedRepoError as exc:
         raise DataError(f"{repo_id}: gated dataset on the hub; accept its terms and log in "

@@ -1,55 +1,51 @@
-"""Evaluate any VLM on MIS: inspect tasks, the MIS judge scorer, metrics, and `run_eval`.
+"""Evaluation: every benchmark, MIS included, is one spec run by one resumable runner.
 
-Importing this package is light; inspect is imported by the task, judge and runner modules only when
-they are used (``mis.eval.metrics`` is pure Python).
+Specs are defined in :mod:`mis.eval.spec` (one file each in :mod:`mis.eval.benchmarks`), the runner is
+:mod:`mis.eval.runner`.
+
+``run_eval`` (`mis eval`), ``run_bench`` (`mis bench run`) and ``run_judge`` (`mis judge`) build the runs from
+their configs. Importing this package is light: inspect is imported only when those are used.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mis.eval._exact import register_exact_judge
 from mis.eval.metrics import Outcome, Verdict, outcome_of, summarize
 
 if TYPE_CHECKING:
-    from mis.eval._config import EvalConfig, JudgeConfig
-    from mis.eval._run import (
-        Benchmark,
-        EvalRunError,
-        RunMismatchError,
-        Selection,
-        register_benchmark,
-        run_eval,
-        run_judge,
-    )
+    from mis.eval.commands import check_unknown, run_bench, run_eval, run_judge
+    from mis.eval.config import BenchConfig, EvalConfig, JudgeConfig
+    from mis.eval.spec import Benchmark, JudgeContext, get, register, registered
 
 __all__ = [
+    "BenchConfig",
     "Benchmark",
     "EvalConfig",
-    "EvalRunError",
     "JudgeConfig",
+    "JudgeContext",
     "Outcome",
-    "RunMismatchError",
-    "Selection",
     "Verdict",
+    "check_unknown",
+    "get",
     "outcome_of",
-    "register_benchmark",
-    "register_exact_judge",
+    "register",
+    "registered",
+    "run_bench",
     "run_eval",
     "run_judge",
     "summarize",
 ]
 
 _LAZY = {
-    "EvalConfig": "_config",
-    "JudgeConfig": "_config",
-    **dict.fromkeys(("Benchmark", "EvalRunError", "RunMismatchError", "Selection", "register_benchmark",
-                     "run_eval", "run_judge"), "_run"),
+    **dict.fromkeys(("check_unknown", "run_bench", "run_eval", "run_judge"), "commands"),
+    **dict.fromkeys(("BenchConfig", "EvalConfig", "JudgeConfig"), "config"),
+    **dict.fromkeys(("Benchmark", "JudgeContext", "get", "register", "registered"), "spec"),
 }
 
 
 def __getattr__(name: str) -> Any:
-    """Load the inspect-backed runner only when it is used."""
+    """Load the inspect-backed parts only when they are used."""
     if name in _LAZY:
         import importlib
 

@@ -2,8 +2,10 @@
 
 Each finished sample (generated *and* judged) is one JSON line carrying its ``uid`` and the run
 ``key`` (a hash of model, judge, rubric, prompt and decoding), flushed and fsynced before the next
-one, so a kill loses at most the samples in flight. Reading keeps the first line per uid with the
-matching key and skips a torn last line, so a rerun never counts a sample twice.
+one, so a kill loses at most the samples in flight. Reading keeps one record per uid with the
+matching key and skips a torn last line, so a rerun never counts a sample twice: the first record
+wins, unless it is *retryable* (its judgement was lost to transport failures), in which case a later
+record of the same uid replaces it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from mis.judges._base import TRANSPORT
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +41,7 @@ class Checkpoint:
         self._lock = threading.Lock()
 
     def load(self) -> dict[str, dict[str, Any]]:
-        """Map uid -> record for this key (first occurrence wins; torn lines are ignored)."""
+        """Map uid -> record for this key (first final record wins; torn lines are ignored)."""
         done: dict[str, dict[str, Any]] = {}
         if not self.path.is_file():
             return done
@@ -51,8 +55,11 @@ class Checkpoint:
                 # only a write killed mid-line leaves this; that sample simply runs again
                 logger.warning("%s:%d: ignoring a partial line (interrupted write)", self.path, lineno)
                 continue
-            if record.get("key") == self.key and record.get("uid") not in done:
-                done[record["uid"]] = record
+            if record.get("key") != self.key:
+                continue
+            uid = record.get("uid")
+            if uid not in done or retryable(done[uid]):
+                done[uid] = record
         return done
 
     def append(self, record: Mapping[str, Any]) -> None:
@@ -77,11 +84,6 @@ class Checkpoint:
             return fh.read(1) != b"\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and rename (never a half-written file)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def retryable(record: Mapping[str, Any]) -> bool:
+    """Whether a finished record's judgement was lost to transport failures (a rerun judges it again)."""
+    return str(record.get("judge_error") or "").startswith(TRANSPORT)

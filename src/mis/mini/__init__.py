@@ -1,10 +1,10 @@
 """MIS-mini: a procedurally rendered multi-image safety world with exact ground truth.
 
 Small enough to build, train on and evaluate on a CPU in minutes (``mis demo``), through the same
-code paths as the real pipeline. Importing this package registers the exact judge ``exact/mis-mini``.
+code paths as the real pipeline. Its exact judge ``exact/mis-mini`` is installed through the
+``mis.exact_judges`` entry point (pyproject.toml), the plug-in path any third-party judge uses.
 """
 
-from mis.eval import register_exact_judge
 from mis.mini._build import MiniRenderer, MiniWorldBackend, build_mini
 from mis.mini._dataset import TEST_SPLITS, MiniConfig, MiniItem, heldout_pairs, plan
 from mis.mini._demo import DemoConfig, demo_table, run_demo
@@ -13,8 +13,6 @@ from mis.mini._labels import caption, helpful_answer, refusal, safety_cot, targe
 from mis.mini._render import render_object, white_image
 from mis.mini._world import Instruction, MiniObject, Rule, World, load_world, with_article
 from mis.mini._write import item_sample, render_item, write_items
-
-register_exact_judge(JUDGE_NAME, judge_mis_mini)
 
 __all__ = [
     "JUDGE_NAME",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mis.eval.metrics import Verdict
+from mis.judges._verdict import Verdict
 from mis.mini._world import World, load_world
 
 __all__ = ["JUDGE_NAME", "ground_truth", "judge_mis_mini"]

@@ -150,7 +150,7 @@ def _flatten(data: Any, path: Path, run_dir: Path, inherit: Mapping[str, Any] | 
         raise ReportError(f"{path}: {where or 'top level'} must be an object or a list, "
                           f"got {type(data).__name__}")
     nested = next((k for k in _NESTED_KEYS if isinstance(data.get(k), Mapping | list)), None)
-    context = {k: data[k] for k in ("task", "model", "judge", "kind") if data.get(k) is not None}
+    context = {k: data[k] for k in ("task", "model", "judge", "kind", "benchmark") if data.get(k) is not None}
     if nested is None:
         if "metrics" not in data:
             raise ReportError(f"{path}: {where or 'top level'} has no 'metrics' (nor a splits/tasks mapping)")
@@ -166,7 +166,10 @@ def _flatten(data: Any, path: Path, run_dir: Path, inherit: Mapping[str, Any] | 
             if "task" not in child and isinstance(key, str):
                 parent = str(child_inherit.get("task", ""))
                 is_split = task_kind(parent) == "mis" and key not in ("", "all")
-                child["task"] = f"mis_{key}" if is_split and not key.startswith("mis") else key
+                if is_split:
+                    child["task"] = key if key.startswith("mis") else f"mis_{key}"
+                else:  # a variant of another benchmark (the white-image modes) keeps its benchmark's name
+                    child["task"] = f"{parent}@{key}" if nested == "splits" and parent else key
                 child.setdefault("kind", child_inherit.get("kind"))
             yield from _flatten(child, path, run_dir, child_inherit, f"{where}.{nested}.{key}")
         if "metrics" in data:  # the overall row after its parts
@@ -182,7 +185,7 @@ def _result(data: Mapping[str, Any], path: Path, run_dir: Path, inherit: Mapping
     model = data.get("model", inherit.get("model"))
     if not isinstance(model, str) or not model:
         raise ReportError(f"{at}field 'model' is missing (task {task!r})")
-    kind = task_kind(task, data.get("kind", inherit.get("kind")))
+    kind = task_kind(task, _declared_kind(data, inherit))
     metrics = _numbers(data["metrics"], f"{at}task {task!r}: field 'metrics'")
     if kind == "mis":
         missing = [k for k in MIS_METRICS if k not in metrics]
@@ -200,6 +203,15 @@ def _result(data: Mapping[str, Any], path: Path, run_dir: Path, inherit: Mapping
         n_unknown=_int_or_none(data.get("unknown"), f"{at}field 'unknown'"),
         metrics=metrics, by_category=by_category, raw=dict(data),
     )
+
+
+def _declared_kind(data: Mapping[str, Any], inherit: Mapping[str, Any]) -> Any:
+    """The kind a result declares: schema 2 names its benchmark and kind (attack / over_refusal / general)."""
+    benchmark = data.get("benchmark", inherit.get("benchmark"))
+    kind = data.get("kind", inherit.get("kind"))
+    if benchmark == "mis":
+        return "mis"
+    return {"attack": "safety"}.get(kind, kind)
 
 
 def _numbers(value: Any, where: str, *, nested: bool = True) -> dict[str, float]:

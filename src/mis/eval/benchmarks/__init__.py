@@ -1,42 +1,35 @@
-"""The paper's other benchmarks: safety attacks, over-refusal and general ability (MIS.md sec. 7).
+"""The benchmarks, one spec per file: MIS and the paper's other safety, over-refusal and general benchmarks.
 
-Loaders read each benchmark's published layout into :class:`mis.data.Sample` records; tasks (in
-:mod:`mis.eval.benchmarks.tasks`, registered with inspect) pair them with each benchmark's judge
-protocol (:mod:`mis.eval.benchmarks.scorers`); :func:`run_suite` runs a named suite for one model
-and writes ``OUT/<benchmark>/results.json`` + ``samples.jsonl``. Importing this package does not
-import inspect_ai or torch.
+Importing this package registers every spec with :mod:`mis.eval.spec` (MIS.md sec. 7 for the paper's list).
+Each file reads its benchmark's published layout into :class:`mis.data.Sample` records and says how to judge
+and summarise them; nothing here imports torch.
 """
 
-from mis.eval.benchmarks._common import BenchmarkDataError
+from mis.eval.benchmarks import (  # noqa: F401  (each module registers its spec)
+    figstep,
+    general,
+    jailbreakv,
+    mis,
+    mmsafety,
+    mossbench,
+    mssbench,
+    siuo,
+    vlguard,
+    white_image,
+)
 from mis.eval.benchmarks.figstep import load_figstep, render_typography, typography_text
 from mis.eval.benchmarks.general import load_mmmu, load_mmstar, load_mmt_mi, load_muirbench, load_qbench
 from mis.eval.benchmarks.jailbreakv import load_jailbreakv
-from mis.eval.benchmarks.judges import (
-    is_refusal,
-    llama_guard_prompt,
-    parse_llama_guard,
-    parse_mossbench,
-    parse_mssbench,
-    parse_siuo,
-)
-from mis.eval.benchmarks.mcq import extract_letter, mcq_prompt
 from mis.eval.benchmarks.mmsafety import load_mmsafety
 from mis.eval.benchmarks.mossbench import load_mossbench
 from mis.eval.benchmarks.mssbench import load_mssbench
 from mis.eval.benchmarks.siuo import load_siuo
-from mis.eval.benchmarks.suite import SUITES, SuiteConfig, run_benchmarks, run_suite
-from mis.eval.benchmarks.transforms import IMAGE_MODES, apply_image_mode, white_image
+from mis.eval.benchmarks.transforms import IMAGE_MODES, apply_image_mode
 from mis.eval.benchmarks.vlguard import load_vlguard
 
 __all__ = [
     "IMAGE_MODES",
-    "SUITES",
-    "BenchmarkDataError",
-    "SuiteConfig",
     "apply_image_mode",
-    "extract_letter",
-    "is_refusal",
-    "llama_guard_prompt",
     "load_figstep",
     "load_jailbreakv",
     "load_mmmu",
@@ -49,14 +42,6 @@ __all__ = [
     "load_qbench",
     "load_siuo",
     "load_vlguard",
-    "mcq_prompt",
-    "parse_llama_guard",
-    "parse_mossbench",
-    "parse_mssbench",
-    "parse_siuo",
     "render_typography",
-    "run_benchmarks",
-    "run_suite",
     "typography_text",
-    "white_image",
 ]

@@ -1,7 +1,8 @@
 """Shared plumbing for the benchmark loaders: sources, errors, image checks, parquet images, templates.
 
 Every loader returns :class:`mis.data.Sample` records (one record type through the whole toolkit);
-benchmark-specific fields go to ``metadata`` under their published names.
+benchmark-specific fields go to ``metadata`` under their published names. Bad input raises
+:class:`mis.errors.DataError` naming the file, the record and the field.
 """
 
 from __future__ import annotations
@@ -11,24 +12,23 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from mis._util.templates import packaged_text
 from mis.data._schema import Sample
+from mis.errors import DataError
 
 log = logging.getLogger(__name__)
 
 TEMPLATE_DIR = "templates/benchmarks"
+#: Kept for code written against 0.1.0: benchmark data errors are :class:`mis.errors.DataError`.
+BenchmarkDataError = DataError
 
 
-class BenchmarkDataError(ValueError):
-    """A benchmark file is missing or malformed; the message names file, record and field."""
-
-
-def fail(file: Path | str, record: object, field: str, message: str) -> BenchmarkDataError:
+def fail(file: Path | str, record: object, field: str, message: str) -> DataError:
     """Build the error raised for bad input: ``file: record <id>: field 'f': message``."""
-    return BenchmarkDataError(f"{file}: record {record}: field {field!r}: {message}")
+    return DataError(f"{file}: record {record}: field {field!r}: {message}")
 
 
 def read_json(path: Path) -> Any:
@@ -36,9 +36,9 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise BenchmarkDataError(f"{path}: file not found") from None
+        raise DataError(f"{path}: file not found") from None
     except json.JSONDecodeError as exc:
-        raise BenchmarkDataError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+        raise DataError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
 
 
 def require(
@@ -78,24 +78,11 @@ def resolve_source(source: str | Path, *, allow_patterns: Sequence[str] | None =
     if not looks_like_hub_id(source):
         path = Path(source).expanduser()
         if not path.exists():
-            raise BenchmarkDataError(f"{path}: no such file or folder")
+            raise DataError(f"{path}: no such file or folder")
         return path
-    from huggingface_hub import snapshot_download
+    from mis.data._hub import download
 
-    try:
-        return Path(
-            snapshot_download(
-                repo_id=str(source),
-                repo_type="dataset",
-                allow_patterns=list(allow_patterns) if allow_patterns else None,
-                cache_dir=str(cache_root() / "hub"),
-            )
-        )
-    except Exception as exc:  # noqa: BLE001 - re-raised with the fix
-        raise BenchmarkDataError(
-            f"{source}: cannot download the hub dataset ({type(exc).__name__}: {exc}); "
-            "download it elsewhere and pass the local folder instead"
-        ) from exc
+    return download(str(source), cache_root() / "hub", list(allow_patterns) if allow_patterns else None)
 
 
 def find_file(root: Path, candidates: Iterable[str], what: str) -> Path:
@@ -108,7 +95,7 @@ def find_file(root: Path, candidates: Iterable[str], what: str) -> Path:
         tried.append(str(path))
         if path.is_file():
             return path
-    raise BenchmarkDataError(f"{root}: no {what} found (looked for: {', '.join(tried)})")
+    raise DataError(f"{root}: no {what} found (looked for: {', '.join(tried)})")
 
 
 def missing_images(samples: Iterable[Sample]) -> list[str]:
@@ -131,9 +118,10 @@ def check_images(samples: list[Sample], *, missing: str = "error", benchmark: st
     if missing == "error":
         head = "\n  ".join(absent[:10])
         more = f"\n  ... and {len(absent) - 10} more" if len(absent) > 10 else ""
-        raise BenchmarkDataError(
+        raise DataError(
             f"{benchmark}: {len(absent)} referenced image(s) missing:\n  {head}{more}\n"
-            "download the benchmark's image archive, or pass missing='skip' to drop those records"
+            "download the benchmark's image archive, or skip those records with "
+            f"--task-arg {benchmark}.missing=skip"
         )
     bad = {line.split(": ", 1)[0] for line in absent}
     kept = [s for s in samples if s.uid not in bad]
@@ -201,7 +189,7 @@ def parquet_files(root: Path, split: str | None = None) -> list[Path]:
         ]
         files = chosen or files
     if not files:
-        raise BenchmarkDataError(f"{root}: no .parquet files found")
+        raise DataError(f"{root}: no .parquet files found")
     return files
 
 
@@ -212,18 +200,5 @@ def image_cache_dir(benchmark: str, source: Path) -> Path:
 
 
 def template(name: str) -> str:
-    """Text of a packaged benchmark template (``src/mis/templates/benchmarks/<name>``)."""
-    return resources.files("mis").joinpath(TEMPLATE_DIR).joinpath(name).read_text(encoding="utf-8")
-
-
-def sha256_text(text: str) -> str:
-    """Hex sha256 of a template's exact text (part of the judge identity)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def render(text: str, **values: str) -> str:
-    """Render a jinja template (undefined variables are errors) without touching the values."""
-    import jinja2
-
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    return env.from_string(text).render(**values)
+    """Text of a packaged benchmark prompt template (``src/mis/templates/benchmarks/<name>``)."""
+    return packaged_text(TEMPLATE_DIR, name)

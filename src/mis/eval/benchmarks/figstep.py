@@ -13,18 +13,15 @@ from __future__ import annotations
 import csv
 import hashlib
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mis.data._schema import Sample
-from mis.eval.benchmarks._common import (
-    BenchmarkDataError,
-    cache_root,
-    fail,
-    find_file,
-    resolve_source,
-    template,
-)
+from mis.errors import DataError
+from mis.eval.benchmarks._common import cache_root, fail, find_file, resolve_source, template
+from mis.eval.benchmarks._guarded import LABEL_RATES, guard_judges, summarize_asr
+from mis.eval.spec import Benchmark, JudgeContext, register
 
 COLUMNS = ("dataset", "category_id", "task_id", "category_name", "question", "instruction")
 SUBSETS = {"SafeBench": "safebench.csv", "SafeBench-Tiny": "SafeBench-Tiny.csv"}
@@ -156,34 +153,40 @@ def load_figstep(
     ids = [s.id for s in samples]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
-        raise BenchmarkDataError(f"{csv_path}: duplicate (category_id, task_id) {dup}")
+        raise DataError(f"{csv_path}: duplicate (category_id, task_id) {dup}")
     samples.sort(key=lambda s: (s.metadata["category_id"], s.metadata["task_id"]))
     return samples
 
 
-def figstep_task(
-    data: str,
-    *,
-    subset: str = "SafeBench",
-    judge: str | None = None,
-    judge_base_url: str | None = None,
-    judge_mode: str = "chat",
-    regenerate: str = "missing",
-    image_mode: str = "original",
-    limit: int | None = None,
-    max_tokens: int = 1024,
-) -> Any:
-    """FigStep scored by the Llama Guard 3 protocol (ASR) with the string-match refusal cross-check."""
-    from mis.eval.benchmarks._tasks import benchmark_task
-    from mis.eval.benchmarks.scorers import llama_guard, refusal_match
+@dataclass(frozen=True)
+class FigStepOptions:
+    """FigStep's own options."""
 
-    samples = load_figstep(data, subset=subset, regenerate=regenerate)
-    return benchmark_task(
-        "figstep",
-        samples,
-        [llama_guard(judge, judge_base_url, mode=judge_mode), refusal_match()],
-        image_mode=image_mode,
-        limit=limit,
-        max_tokens=max_tokens,
-        metadata={"subset": subset, "judge_user_text": "question column"},
-    )
+    subset: str = "SafeBench"
+    """SafeBench (500) or SafeBench-Tiny (50; same ids, never mix the two)."""
+    regenerate: str = "missing"
+    """missing: draw absent images; always: draw every image; never: keep the published paths."""
+    guard_mode: str | None = None
+    """chat or prompt for this benchmark only (default: the run's --guard-mode)."""
+
+
+def _load(data: str, options: FigStepOptions) -> list[Sample]:
+    return load_figstep(data, subset=options.subset, regenerate=options.regenerate)
+
+
+def _judges(ctx: JudgeContext, options: FigStepOptions) -> list[Any]:
+    return guard_judges(ctx, options.guard_mode)
+
+
+FIGSTEP = register(Benchmark(
+    name="figstep",
+    kind="attack",
+    description="FigStep / SafeBench (500): typographic image + benign prompt; Llama Guard 3 ASR.",
+    load=_load,
+    judges=_judges,
+    summarize=summarize_asr,
+    label_rates=LABEL_RATES,
+    headline="asr",
+    options=FigStepOptions,
+    image_check=True,
+))

@@ -13,12 +13,14 @@ like every other benchmark. Every record becomes a sample with ``target`` = the 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mis.data._schema import Sample
+from mis.errors import DataError
 from mis.eval.benchmarks._common import (
-    BenchmarkDataError,
     fail,
     image_bytes,
     image_cache_dir,
@@ -28,7 +30,10 @@ from mis.eval.benchmarks._common import (
     resolve_source,
     store_image,
 )
-from mis.eval.benchmarks.mcq import LETTERS, parse_embedded_options
+from mis.eval.metrics import accuracy, by_group, pct
+from mis.eval.spec import Benchmark, JudgeContext, register
+from mis.judges import Judge, mcq_match
+from mis.judges.mcq import LETTERS, mcq_prompt, parse_embedded_options
 
 BENCHMARKS = ("qbench", "mmstar", "mmmu", "muirbench", "mmt_mi")
 OPEN_INSTRUCTION = "Answer the question using a single word or phrase."
@@ -116,7 +121,7 @@ def load_qbench(source: str | Path, *, split: str = "test") -> list[Sample]:
 def _qbench_json(path: Path, split: str) -> list[Sample]:
     records = read_json(path)
     if not isinstance(records, list):
-        raise BenchmarkDataError(f"{path}: expected a JSON array")
+        raise DataError(f"{path}: expected a JSON array")
     image_dir = next((d for d in (path.parent / "images", path.parent) if d.is_dir()), path.parent)
     out = []
     for k, rec in enumerate(records):
@@ -264,47 +269,56 @@ def load_mmt_mi(source: str | Path, *, split: str = "val") -> list[Sample]:
     return out
 
 
-LOADERS = {
-    "qbench": load_qbench,
-    "mmstar": load_mmstar,
-    "mmmu": load_mmmu,
-    "muirbench": load_muirbench,
-    "mmt_mi": load_mmt_mi,
-}
+@dataclass(frozen=True)
+class GeneralOptions:
+    """A general benchmark's own options."""
+
+    split: str = ""
+    """The split to read (empty: the benchmark's published evaluation split)."""
 
 
-def general_task(
-    benchmark: str,
-    data: str,
-    *,
-    split: str | None = None,
-    image_mode: str = "original",
-    limit: int | None = None,
-    max_tokens: int = 64,
-) -> Any:
-    """One general benchmark as a multiple-choice task with exact-match scoring on the letter."""
-    from mis.eval.benchmarks._tasks import benchmark_task
-    from mis.eval.benchmarks.mcq import mcq_prompt
-    from mis.eval.benchmarks.scorers import mcq_match
+def text(s: Sample, options: Any) -> str:
+    """Question, lettered options and the answer-format instruction (open questions: a short answer)."""
+    if s.metadata.get("question_type") == "open":
+        return f"{s.question.strip()}\n{OPEN_INSTRUCTION}"
+    return mcq_prompt(s.question, [] if s.metadata.get("embedded_options") else s.metadata["options"])
 
-    if benchmark not in LOADERS:
-        raise ValueError(f"unknown general benchmark {benchmark!r}; choose one of {BENCHMARKS}")
-    samples = LOADERS[benchmark](data, split=split or DEFAULT_SPLIT[benchmark])
 
-    def text_of(s: Sample) -> str:
-        if s.metadata.get("question_type") == "open":
-            return f"{s.question.strip()}\n{OPEN_INSTRUCTION}"
-        embedded = s.metadata.get("embedded_options")
-        return mcq_prompt(s.question, [] if embedded else s.metadata["options"])
+def _accuracy(rows: list[dict[str, Any]]) -> dict[str, float]:
+    return accuracy([r["label"] == "C" for r in rows])
 
-    return benchmark_task(
-        benchmark,
-        samples,
-        [mcq_match()],
-        image_mode=image_mode,
-        limit=limit,
-        max_tokens=max_tokens,
-        text_of=text_of,
-        target_of=lambda s: s.target or "",
-        metadata={"split": split or DEFAULT_SPLIT[benchmark]},
-    )
+
+def summarize(rows: list[dict[str, Any]], options: Any, bootstrap: int) -> dict[str, Any]:
+    """Accuracy (%), the share of replies with no answer letter, per category."""
+    metrics = {**_accuracy(rows), "no_answer": pct(
+        sum(1 for r in rows if r.get("extracted") is None and r["label"] != "C"), len(rows))}
+    metrics["score"] = metrics["accuracy"]
+    return {"metrics": metrics, "by_category": by_group(rows, "category", _accuracy)}
+
+
+def _judges(ctx: JudgeContext, options: Any) -> list[Judge]:
+    return [mcq_match()]
+
+
+def _spec(name: str, loader: Callable[..., list[Sample]], description: str) -> Benchmark:
+    return register(Benchmark(
+        name=name,
+        kind="general",
+        description=description,
+        load=lambda data, options: loader(data, split=options.split or DEFAULT_SPLIT[name]),
+        judges=_judges,
+        summarize=summarize,
+        headline="accuracy",
+        higher_is_better=True,
+        options=GeneralOptions,
+        text=text,
+        target=lambda s: s.target or "",
+        max_tokens=64,
+    ))
+
+
+QBENCH = _spec("qbench", load_qbench, "Q-Bench LLVisionQA (multiple choice, 1 image); accuracy.")
+MMSTAR = _spec("mmstar", load_mmstar, "MMStar (1,500, multiple choice, 1 image); accuracy.")
+MMMU = _spec("mmmu", load_mmmu, "MMMU validation (900; multiple choice + open, 1-7 images); accuracy.")
+MUIRBENCH = _spec("muirbench", load_muirbench, "MuirBench (2,600, multiple choice, 2+ images); accuracy.")
+MMT_MI = _spec("mmt_mi", load_mmt_mi, "MMT-Bench multi-image (val 3,127, multiple choice); accuracy.")

@@ -11,11 +11,15 @@ image_path, from, selected_mini, transfer_from_llm``; ``image_path`` is relative
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mis.data._schema import Sample
-from mis.eval.benchmarks._common import BenchmarkDataError, fail, find_file, resolve_source
+from mis.errors import DataError
+from mis.eval.benchmarks._common import fail, find_file, resolve_source
+from mis.eval.benchmarks._guarded import LABEL_RATES, guard_judges, summarize_asr
+from mis.eval.spec import Benchmark, JudgeContext, register
 
 COLUMNS = ("id", "jailbreak_query", "redteam_query", "format", "policy", "image_path")
 CSV_CANDIDATES = (
@@ -45,7 +49,7 @@ def load_jailbreakv(source: str | Path, *, csv_name: str | None = None) -> list[
         if not rid:
             raise fail(path, f"line {line}", "id", "empty")
         if rid in seen:
-            raise BenchmarkDataError(f"{path}: line {line}: duplicate id {rid}")
+            raise DataError(f"{path}: line {line}: duplicate id {rid}")
         seen.add(rid)
         if not row["jailbreak_query"].strip():
             raise fail(path, rid, "jailbreak_query", "empty")
@@ -81,28 +85,32 @@ def _image(base: Path, rel: str) -> Path:
     return next((c for c in candidates if c.is_file()), base / rel)
 
 
-def jailbreakv_task(
-    data: str,
-    *,
-    judge: str | None = None,
-    judge_base_url: str | None = None,
-    judge_mode: str = "chat",
-    policy: str = "llama-guard-3",
-    image_mode: str = "original",
-    missing: str = "error",
-    limit: int | None = None,
-    max_tokens: int = 1024,
-) -> Any:
-    """JailBreakV-28K mini, Llama Guard ASR (``policy='jailbreakv'`` needs ``judge_mode='prompt'``)."""
-    from mis.eval.benchmarks._tasks import benchmark_task
-    from mis.eval.benchmarks.scorers import llama_guard, refusal_match
+@dataclass(frozen=True)
+class JailBreakVOptions:
+    """JailBreakV's own options."""
 
-    return benchmark_task(
-        "jailbreakv_mini",
-        load_jailbreakv(data),
-        [llama_guard(judge, judge_base_url, mode=judge_mode, policy=policy), refusal_match()],
-        image_mode=image_mode,
-        missing=missing,
-        limit=limit,
-        max_tokens=max_tokens,
-    )
+    policy: str = "llama-guard-3"
+    """llama-guard-3 (S1-S14) or jailbreakv (O1-O16; needs the guard in prompt mode)."""
+    guard_mode: str | None = None
+    """chat or prompt for this benchmark only (default: the run's --guard-mode)."""
+
+
+def _load(data: str, options: JailBreakVOptions) -> list[Sample]:
+    return load_jailbreakv(data)
+
+
+def _judges(ctx: JudgeContext, options: JailBreakVOptions) -> list[Any]:
+    return guard_judges(ctx, options.guard_mode, policy=options.policy)
+
+
+JAILBREAKV_MINI = register(Benchmark(
+    name="jailbreakv_mini",
+    kind="attack",
+    description="JailBreakV-28K mini (280): jailbreak prompts with images; Llama Guard ASR.",
+    load=_load,
+    judges=_judges,
+    summarize=summarize_asr,
+    label_rates=LABEL_RATES,
+    headline="asr",
+    options=JailBreakVOptions,
+))

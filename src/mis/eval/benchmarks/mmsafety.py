@@ -9,11 +9,15 @@ SD_TYPO and TYPO -> ``Rephrased Question``. The paper evaluates SD_TYPO (1,680) 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mis.data._schema import Sample
-from mis.eval.benchmarks._common import BenchmarkDataError, fail, read_json, resolve_source
+from mis.errors import DataError
+from mis.eval.benchmarks._common import fail, read_json, resolve_source
+from mis.eval.benchmarks._guarded import LABEL_RATES, guard_judges, summarize_asr
+from mis.eval.spec import Benchmark, JudgeContext, register
 
 SCENARIOS: tuple[str, ...] = (
     "01-Illegal_Activitiy",
@@ -47,7 +51,7 @@ def _questions_dir(root: Path) -> Path:
         d = root / rel
         if d.is_dir() and any(d.glob("*.json")) and any((d / f"{sc}.json").is_file() for sc in SCENARIOS):
             return d
-    raise BenchmarkDataError(
+    raise DataError(
         f"{root}: no MM-SafetyBench question files (data/processed_questions/<scenario>.json)"
     )
 
@@ -96,7 +100,7 @@ def load_mmsafety(
             None,
         )
         if tiny_file is None:
-            raise BenchmarkDataError(f"{root}: TinyVersion_ID_List.json not found (needed for tiny=True)")
+            raise DataError(f"{root}: TinyVersion_ID_List.json not found (needed for tiny=True)")
         keep = {e["Scenario"]: {str(i) for i in e["Sampled_ID_List"]} for e in read_json(tiny_file)}
     samples: list[Sample] = []
     for sc in chosen:
@@ -132,31 +136,34 @@ def load_mmsafety(
     return samples
 
 
-def mmsafety_task(
-    data: str,
-    *,
-    image_type: str = "SD_TYPO",
-    tiny: bool = False,
-    judge: str | None = None,
-    judge_base_url: str | None = None,
-    judge_mode: str = "chat",
-    image_mode: str = "original",
-    missing: str = "error",
-    limit: int | None = None,
-    max_tokens: int = 1024,
-) -> Any:
-    """MM-SafetyBench (SD+TYPO by default), Llama Guard 3 ASR + string-match refusal cross-check."""
-    from mis.eval.benchmarks._tasks import benchmark_task
-    from mis.eval.benchmarks.scorers import llama_guard, refusal_match
+@dataclass(frozen=True)
+class MMSafetyOptions:
+    """MM-SafetyBench's own options."""
 
-    samples = load_mmsafety(data, image_type=image_type, tiny=tiny)
-    return benchmark_task(
-        "mm_safetybench",
-        samples,
-        [llama_guard(judge, judge_base_url, mode=judge_mode), refusal_match()],
-        image_mode=image_mode,
-        missing=missing,
-        limit=limit,
-        max_tokens=max_tokens,
-        metadata={"image_type": image_type, "tiny": tiny},
-    )
+    image_type: str = "SD_TYPO"
+    """SD_TYPO (the paper's setting, 1,680), SD or TYPO."""
+    tiny: bool = False
+    """Only the ids of TinyVersion_ID_List.json (168)."""
+    guard_mode: str | None = None
+    """chat or prompt for this benchmark only (default: the run's --guard-mode)."""
+
+
+def _load(data: str, options: MMSafetyOptions) -> list[Sample]:
+    return load_mmsafety(data, image_type=options.image_type, tiny=options.tiny)
+
+
+def _judges(ctx: JudgeContext, options: MMSafetyOptions) -> list[Any]:
+    return guard_judges(ctx, options.guard_mode)
+
+
+MM_SAFETYBENCH = register(Benchmark(
+    name="mm_safetybench",
+    kind="attack",
+    description="MM-SafetyBench SD+TYPO (1,680): query-relevant images; Llama Guard 3 ASR.",
+    load=_load,
+    judges=_judges,
+    summarize=summarize_asr,
+    label_rates=LABEL_RATES,
+    headline="asr",
+    options=MMSafetyOptions,
+))

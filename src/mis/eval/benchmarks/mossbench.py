@@ -10,11 +10,16 @@ Metric: refusal rate (lower is better), overall and per type.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mis.data._schema import Sample
 from mis.eval.benchmarks._common import fail, find_file, read_json, require, resolve_source
+from mis.eval.benchmarks._guarded import string_refusal
+from mis.eval.metrics import by_group, rate
+from mis.eval.spec import Benchmark, JudgeContext, register
+from mis.judges import Judge, mossbench_judge, refusal_match
 
 TYPE_NAMES = {
     "type 1": "Exaggerated Risk",
@@ -73,27 +78,39 @@ def load_mossbench(source: str | Path, *, contrast: bool = False) -> list[Sample
     return samples
 
 
-def mossbench_task(
-    data: str,
-    *,
-    contrast: bool = False,
-    judge: str | None = None,
-    judge_base_url: str | None = None,
-    image_mode: str = "original",
-    missing: str = "error",
-    limit: int | None = None,
-    max_tokens: int = 1024,
-) -> Any:
-    """MOSSBench scored by its refusal judge (refusal rate) + the string-match refusal cross-check."""
-    from mis.eval.benchmarks._tasks import benchmark_task
-    from mis.eval.benchmarks.scorers import mossbench_judge, refusal_match
+@dataclass(frozen=True)
+class MOSSBenchOptions:
+    """MOSSBench's own options."""
 
-    return benchmark_task(
-        "mossbench",
-        load_mossbench(data, contrast=contrast),
-        [mossbench_judge(judge, judge_base_url), refusal_match()],
-        image_mode=image_mode,
-        missing=missing,
-        limit=limit,
-        max_tokens=max_tokens,
-    )
+    contrast: bool = False
+    """Evaluate the 244 harmful contrast queries instead of the 300 benign ones."""
+
+
+def refusal_rate(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Refusal rate (lower is better on benign queries), string-match refusal, unknown."""
+    labels = [str(r["label"]) for r in rows]
+    return {"refusal_rate": rate(labels, "refusal"), "unknown": rate(labels, "unknown"),
+            "refusal_rate_string_match": string_refusal(rows)}
+
+
+def summarize(rows: list[dict[str, Any]], options: Any, bootstrap: int) -> dict[str, Any]:
+    """The refusal rate, overall and per over-sensitivity type."""
+    return {"metrics": refusal_rate(rows), "by_category": by_group(rows, "category", refusal_rate)}
+
+
+def refusal_judges(ctx: JudgeContext, options: Any = None) -> list[Judge]:
+    """The MOSSBench refusal judge, cross-checked by string match (also the white-image test's)."""
+    return [mossbench_judge(ctx.judge), refusal_match()]
+
+
+MOSSBENCH = register(Benchmark(
+    name="mossbench",
+    kind="over_refusal",
+    description="MOSSBench (300 benign queries that look risky); refusal rate (lower is better).",
+    load=lambda data, options: load_mossbench(data, contrast=options.contrast),
+    judges=refusal_judges,
+    summarize=summarize,
+    headline="refusal_rate",
+    options=MOSSBenchOptions,
+    label_rates={"refusal_rate": ("refusal",), "unknown": ("unknown",)},
+))

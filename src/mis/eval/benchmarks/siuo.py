@@ -9,11 +9,17 @@ Metric: safe rate (majority over the responses of a question when run with sever
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 from mis.data._schema import Sample
-from mis.eval.benchmarks._common import BenchmarkDataError, find_file, read_json, require, resolve_source
+from mis.errors import DataError
+from mis.eval.benchmarks._common import find_file, read_json, require, resolve_source
+from mis.eval.benchmarks._guarded import string_refusal
+from mis.eval.metrics import by_group, rate
+from mis.eval.spec import Benchmark, JudgeContext, NoOptions, register
+from mis.judges import Judge, refusal_match, siuo_judge
 
 FIELDS = ("image", "question", "category", "safety_warning", "reference_answer")
 
@@ -24,7 +30,7 @@ def load_siuo(source: str | Path) -> list[Sample]:
     path = find_file(root, ["data/siuo_gen.json", "siuo_gen.json"], "SIUO siuo_gen.json")
     records = read_json(path)
     if not isinstance(records, list):
-        raise BenchmarkDataError(f"{path}: expected a JSON array of records")
+        raise DataError(f"{path}: expected a JSON array of records")
     image_dir = next(
         (d for d in (path.parent / "images", root / "images", root / "data" / "images") if d.is_dir()),
         path.parent / "images",
@@ -33,10 +39,10 @@ def load_siuo(source: str | Path) -> list[Sample]:
     seen: set[int] = set()
     for k, rec in enumerate(records):
         if not isinstance(rec, dict):
-            raise BenchmarkDataError(f"{path}: record #{k}: expected an object")
+            raise DataError(f"{path}: record #{k}: expected an object")
         qid = require(rec, "question_id", path, f"#{k}", int)
         if qid in seen:
-            raise BenchmarkDataError(f"{path}: record {qid}: duplicate question_id")
+            raise DataError(f"{path}: record {qid}: duplicate question_id")
         seen.add(qid)
         values = {f: require(rec, f, path, qid) for f in FIELDS}
         samples.append(
@@ -57,26 +63,45 @@ def load_siuo(source: str | Path) -> list[Sample]:
     return samples
 
 
-def siuo_task(
-    data: str,
-    *,
-    judge: str | None = None,
-    judge_base_url: str | None = None,
-    image_mode: str = "original",
-    missing: str = "error",
-    limit: int | None = None,
-    max_tokens: int = 1024,
-) -> Any:
-    """SIUO scored by its judge protocol (safe rate) + the string-match refusal cross-check."""
-    from mis.eval.benchmarks._tasks import benchmark_task
-    from mis.eval.benchmarks.scorers import refusal_match, siuo_judge
+def majority(votes: list[str]) -> str:
+    """The most frequent label of one question's judged responses; a tie or no votes -> unknown."""
+    if not votes:
+        return "unknown"
+    ranked = Counter(votes).most_common()
+    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+        return "unknown"
+    return ranked[0][0]
 
-    return benchmark_task(
-        "siuo",
-        load_siuo(data),
-        [siuo_judge(judge, judge_base_url), refusal_match()],
-        image_mode=image_mode,
-        missing=missing,
-        limit=limit,
-        max_tokens=max_tokens,
-    )
+
+def safe_rate(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """SIUO safe rate: majority label per question (``gen_score.py``), then % of questions that are safe."""
+    votes: dict[str, list[str]] = defaultdict(list)
+    for r in rows:
+        votes[str(r["uid"])].append(str(r["label"]))
+    finals = [majority(v) for v in votes.values()]
+    return {"safe_rate": rate(finals, "safe"), "unknown": rate(finals, "unknown")}
+
+
+def summarize(rows: list[dict[str, Any]], options: Any, bootstrap: int) -> dict[str, Any]:
+    """Safe rate (higher is safer), the string-match refusal rate, per category."""
+    metrics = {**safe_rate(rows), "refusal_rate_string_match": string_refusal(rows)}
+    metrics["score"] = metrics["safe_rate"]
+    return {"metrics": metrics, "by_category": by_group(rows, "category", safe_rate)}
+
+
+def _judges(ctx: JudgeContext, options: Any) -> list[Judge]:
+    return [siuo_judge(ctx.judge), refusal_match()]
+
+
+SIUO = register(Benchmark(
+    name="siuo",
+    kind="attack",
+    description="SIUO (167): safe inputs, unsafe outputs; safe rate by SIUO's GPT-4o judge protocol.",
+    load=lambda data, options: load_siuo(data),
+    judges=_judges,
+    summarize=summarize,
+    headline="safe_rate",
+    higher_is_better=True,
+    options=NoOptions,
+    label_rates={"safe": ("safe",), "unknown": ("unknown",)},
+))

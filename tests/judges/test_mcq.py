@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mis.eval.benchmarks.mcq import (
+from mis.judges.mcq import (
     extract_letter,
     mcq_prompt,
     open_answer_correct,

@@ -10,24 +10,33 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from inspect_ai.dataset import Sample as InspectSample
-from inspect_ai.model import ChatMessageUser, ModelOutput
-from inspect_ai.solver import Generate, Solver, TaskState, solver
+from inspect_ai.model import ChatMessageUser
 
-from mis.eval._run import Selection
+from mis.errors import DataError
 
 _SPLIT_PREFIX = re.compile(r"^(?P<split>[A-Za-z0-9]+)_image/")
 REQUIRED = ("question", "response", "image_path1", "image_path2")
 
 
-def read_responses(path: Path, data: str, *, limit: int | None = None) -> Selection:
+@dataclass(frozen=True)
+class Responses:
+    """Responses read from a file, as inspect samples, with the task name and the file's fingerprint."""
+
+    task: str
+    samples: list[InspectSample]
+    fingerprint: str
+
+
+def read_responses(path: Path, data: str, *, limit: int | None = None) -> Responses:
     """Parse and check the responses file; errors name the file, line and field."""
     path, root = Path(path), Path(data)
     if not path.is_file():
-        raise ValueError(f"{path}: responses file not found")
+        raise DataError(f"{path}: responses file not found")
     samples: list[InspectSample] = []
     seen: dict[str, int] = {}
     digest = hashlib.sha256()
@@ -38,23 +47,23 @@ def read_responses(path: Path, data: str, *, limit: int | None = None) -> Select
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{where}: not valid JSON ({exc.msg})") from None
+            raise DataError(f"{where}: not valid JSON ({exc.msg})") from None
         if not isinstance(rec, dict):
-            raise ValueError(f"{where}: a line must be a JSON object")
+            raise DataError(f"{where}: a line must be a JSON object")
         for name in REQUIRED:
             if not isinstance(rec.get(name), str):
-                raise ValueError(f"{where}: field {name}: missing or not a string")
+                raise DataError(f"{where}: field {name}: missing or not a string")
         rels = [rec[f"image_path{k}"] for k in range(1, 10) if f"image_path{k}" in rec]
         images = [str((root / p).resolve()) for p in rels]
         for field_k, p in enumerate(images, 1):
             if not Path(p).is_file():
-                raise ValueError(f"{where}: field image_path{field_k}: file not found: {p}")
+                raise DataError(f"{where}: field image_path{field_k}: file not found: {p}")
         m = _SPLIT_PREFIX.match(rels[0])
         split = m.group("split") if m else "responses"
         sid = str(rec.get("id", lineno))
         uid = f"{split}/{sid}"
         if uid in seen:
-            raise ValueError(f"{where}: sample {uid}: duplicate of line {seen[uid]} (field id)")
+            raise DataError(f"{where}: sample {uid}: duplicate of line {seen[uid]} (field id)")
         seen[uid] = lineno
         digest.update(line.encode("utf-8"))
         meta: dict[str, Any] = {
@@ -64,20 +73,8 @@ def read_responses(path: Path, data: str, *, limit: int | None = None) -> Select
         }
         samples.append(InspectSample(input=[ChatMessageUser(content=rec["question"])], id=uid, metadata=meta))
     if not samples:
-        raise ValueError(f"{path}: no responses")
+        raise DataError(f"{path}: no responses")
     splits = sorted({str(s.metadata["split"]) for s in samples if s.metadata})
     task = "mis_" + splits[0] if len(splits) == 1 and splits[0] != "responses" else "mis"
-    return Selection(task=task, samples=samples[:limit] if limit else samples,
-                     fingerprint=digest.hexdigest(), info={})
+    return Responses(task=task, samples=samples[:limit] if limit else samples, fingerprint=digest.hexdigest())
 
-
-@solver
-def replay_response() -> Solver:
-    """Use the recorded response as the model output (no generation)."""
-
-    async def solve(state: TaskState, generate: Generate) -> TaskState:
-        state.output = ModelOutput.from_content(model="recorded", content=state.metadata["response"])
-        state.messages.append(state.output.message)
-        return state
-
-    return solve

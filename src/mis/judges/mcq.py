@@ -17,6 +17,11 @@ import re
 import string
 from collections.abc import Sequence
 
+from inspect_ai.scorer import CORRECT, INCORRECT, Score, Target
+from inspect_ai.solver import TaskState
+
+from mis.judges._base import Judge, identity, score
+
 LETTERS = string.ascii_uppercase
 INSTRUCTION = "Answer with the option's letter from the given choices directly."
 
@@ -115,3 +120,21 @@ def open_answer_correct(response: str, answer: str) -> bool:
                 return True
         return False
     return bool(answer) and answer.lower() in response.lower()
+
+
+def mcq_match() -> Judge:
+    """Exact match of the extracted answer letter against the target (MMMU open questions: number/text)."""
+    ident = identity("exact-match", "mcq-letter", None)
+
+    async def run(state: TaskState, target: Target) -> Score:
+        response = state.output.completion
+        options = list(state.metadata.get("options") or [])
+        if state.metadata.get("question_type") == "open":
+            ok = open_answer_correct(response, target.text)
+            label = CORRECT if ok else INCORRECT
+            return score(label, label, response, ident, explanation=response, extracted=None)
+        letter = extract_letter(response, options or ["", "", "", ""])
+        label = CORRECT if letter is not None and letter == target.text.strip().upper() else INCORRECT
+        return score(label, label, response, ident, explanation=response, extracted=letter)
+
+    return Judge(identity=ident, scorer=run, metadata_keys=("extracted",))

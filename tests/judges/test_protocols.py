@@ -1,8 +1,27 @@
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
-from mis.eval.benchmarks import judges
+from mis.judges.guard import llama_guard_prompt, parse_llama_guard
+from mis.judges.mossbench import mossbench_prompt, parse_mossbench
+from mis.judges.mssbench import mssbench_prompt, parse_mssbench
+from mis.judges.refusal import is_refusal, refusal_phrases
+from mis.judges.siuo import parse_siuo, siuo_prompt
+
+judges = SimpleNamespace(
+    parse_llama_guard=parse_llama_guard,
+    llama_guard_prompt=llama_guard_prompt,
+    parse_siuo=parse_siuo,
+    siuo_prompt=siuo_prompt,
+    parse_mssbench=parse_mssbench,
+    mssbench_prompt=mssbench_prompt,
+    parse_mossbench=parse_mossbench,
+    mossbench_prompt=mossbench_prompt,
+    is_refusal=is_refusal,
+    refusal_phrases=refusal_phrases,
+)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,118 @@
+"""From a spec's samples to inspect samples: selection (limit, missing images, image mode) and conversion.
+
+One conversion for every benchmark: images first as structured content blocks in their original order, then
+the text (STYLE habit 10: no provider can move images around the text), or images interleaved at ``<image>``
+placeholders when the text holds exactly one per image (MuirBench). Sample ids are ``split/id``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from inspect_ai.dataset import Sample as InspectSample
+from inspect_ai.model import ChatMessageUser, Content, ContentImage, ContentText
+
+from mis.data._schema import Sample
+from mis.errors import DataError, UsageError
+from mis.eval.benchmarks._common import check_images
+from mis.eval.benchmarks.transforms import IMAGE_MODES, apply_image_mode
+from mis.eval.spec import Benchmark
+
+#: Interleaving placeholder in benchmark text (MuirBench questions and options).
+IMAGE_PLACEHOLDER = "<image>"
+#: Options every benchmark accepts besides its own (consumed by :func:`select`).
+COMMON_OPTIONS = ("image_mode", "missing")
+
+
+def split_common(task_args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(common, own)``: the selection options every benchmark takes, and the benchmark's own."""
+    common = {k: task_args[k] for k in COMMON_OPTIONS if k in task_args}
+    own = {k: v for k, v in task_args.items() if k not in COMMON_OPTIONS}
+    return common, own
+
+
+def select(
+    spec: Benchmark,
+    data: str,
+    options: Any,
+    *,
+    limit: int | None = None,
+    image_mode: str = "original",
+    missing: str = "error",
+) -> tuple[list[Sample], str]:
+    """The samples a run evaluates, and the fingerprint of the whole (un-limited) selection.
+
+    The fingerprint covers every sample's uid, text, labels, image paths and sizes (cheap, no decoding), so a
+    rerun with a larger ``limit`` on the same folder resumes instead of being refused.
+    """
+    if image_mode not in IMAGE_MODES:
+        raise UsageError(f"image_mode={image_mode!r}: expected one of {', '.join(IMAGE_MODES)}")
+    samples = spec.load(data, options)
+    if spec.image_check and image_mode == "original":
+        samples = check_images(samples, missing=missing, benchmark=spec.name)
+    samples = apply_image_mode(samples, image_mode)
+    if not samples:
+        raise DataError(f"{spec.name}: no samples to evaluate in {data}")
+    seen: set[str] = set()
+    for s in samples:
+        if s.uid in seen:
+            raise DataError(f"{spec.name}: {data}: duplicate sample id {s.uid!r}")
+        seen.add(s.uid)
+    fingerprint = fingerprint_of(samples)
+    return (samples[:limit] if limit is not None else samples), fingerprint
+
+
+def fingerprint_of(samples: Sequence[Sample]) -> str:
+    """sha256 over each sample's uid, text, labels, target, image paths and image sizes."""
+    digest = hashlib.sha256()
+    for s in samples:
+        sizes = [p.stat().st_size if p.is_file() else -1 for p in s.image_paths()]
+        item = [s.uid, s.question, s.category, s.sub_category, s.target, list(s.images), sizes]
+        digest.update(json.dumps(item, ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def sample_metadata(s: Sample, text: str) -> dict[str, Any]:
+    """What every judge and the results writer read: the source fields, then the core fields (which win)."""
+    return {
+        **s.metadata,
+        "uid": s.uid,
+        "id": s.id,
+        "split": s.split,
+        "category": s.category,
+        "sub_category": s.sub_category,
+        "question": s.question,
+        "prompt_text": text,
+        "images": [str(p.resolve()) for p in s.image_paths()],
+    }
+
+
+def to_inspect(s: Sample, text: str | None = None, target: str = "") -> InspectSample:
+    """One sample as an inspect sample (images then text, or interleaved at ``<image>`` placeholders)."""
+    text = s.question if text is None else text
+    meta = sample_metadata(s, text)
+    images = meta["images"]
+    content: list[Content] = []
+    pieces = text.split(IMAGE_PLACEHOLDER)
+    if images and len(pieces) - 1 == len(images):
+        for k, piece in enumerate(pieces):
+            if piece.strip():
+                content.append(ContentText(text=piece.strip()))
+            if k < len(images):
+                content.append(ContentImage(image=images[k]))
+    else:
+        # a stray literal "<image>" would be read as an image token by processors: it becomes plain text
+        content = [ContentImage(image=p) for p in images]
+        content.append(ContentText(text=text.replace(IMAGE_PLACEHOLDER, "[image]")))
+    return InspectSample(input=[ChatMessageUser(content=content)], target=target, id=s.uid, metadata=meta)
+
+
+def convert(spec: Benchmark, samples: Sequence[Sample], options: Any) -> list[InspectSample]:
+    """Every sample through the spec's text and target functions."""
+    return [
+        to_inspect(s, spec.text(s, options) if spec.text else None, spec.target(s) if spec.target else "")
+        for s in samples
+    ]

@@ -1,0 +1,260 @@
+"""The library side of `mis eval`, `mis bench run` and `mis judge`: configs -> units -> the one runner.
+
+Each function validates its config, builds the units (one per benchmark, each with its own run folder),
+runs them in one ``inspect eval`` call, and returns what was written. They never print; the CLI does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mis._util.io import write_json_atomic
+from mis.errors import TooManyUnknown, UsageError
+from mis.eval import runner
+from mis.eval._samples import split_common
+from mis.eval.config import BenchConfig, EvalConfig, JudgeConfig, JudgeOptions, ModelOptions, SuiteOptions
+from mis.eval.responses import read_responses
+from mis.eval.spec import Benchmark, JudgeContext, get
+from mis.eval.suite import members
+from mis.judges import JudgeSettings, is_exact
+
+SUITE_FILE = "suite.json"
+
+
+@dataclass
+class Outcome:
+    """What a command wrote: each finished benchmark's results.json content, and what was not run (why)."""
+
+    out: Path
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """benchmark name -> results.json content (MIS under ``mis``)."""
+    folders: dict[str, Path] = field(default_factory=dict)
+    """benchmark name -> its run folder."""
+    not_run: dict[str, str] = field(default_factory=dict)
+    """benchmark name -> why it was not run."""
+
+
+def judge_context(
+    config: JudgeOptions, suite: SuiteOptions | None = None, *, benchmarks: bool = False
+) -> JudgeContext:
+    """The judges of a run; an exact judge grades MIS only, so other benchmarks get the grader role."""
+    model = config.judge
+    if benchmarks and is_exact(model):
+        model = None
+    settings = JudgeSettings(
+        model=model,
+        base_url=config.judge_base_url,
+        max_tokens=config.judge_max_tokens,
+        max_connections=config.judge_max_connections,
+        request_timeout=config.judge_request_timeout,
+        attempts=config.judge_attempts,
+    )
+    guard = None
+    if suite is not None and suite.guard:
+        guard = JudgeSettings(
+            model=suite.guard,
+            base_url=suite.guard_base_url or config.judge_base_url,
+            max_connections=config.judge_max_connections,
+            request_timeout=config.judge_request_timeout,
+            attempts=config.judge_attempts,
+        )
+    return JudgeContext(
+        judge=settings,
+        guard=guard,
+        guard_mode=suite.guard_mode if suite else None,
+        rubric=config.judge_rubric,
+        parse_retries=config.judge_parse_retries,
+    )
+
+
+def model_settings(config: ModelOptions) -> runner.ModelSettings:
+    """The model under test of a run (hfvlm's batch size travels as a provider argument)."""
+    args = dict(config.model_args)
+    if config.batch_size is not None:
+        args["batch_size"] = config.batch_size
+    return runner.ModelSettings(
+        model=config.model,
+        base_url=config.model_base_url,
+        args=args,
+        max_connections=config.max_connections,
+        temperature=config.temperature,
+        request_timeout=config.request_timeout,
+    )
+
+
+def _unit(
+    spec: Benchmark,
+    out: Path,
+    data: str,
+    task_args: dict[str, Any],
+    config: Any,
+    judges: JudgeContext,
+    *,
+    limit: int | None,
+    max_tokens: int | None,
+) -> runner.Unit:
+    common, own = split_common(task_args)
+    return runner.Unit(
+        spec=spec,
+        out=out,
+        data=data,
+        options=spec.make_options(own),
+        task_args=task_args,
+        limit=limit,
+        max_tokens=max_tokens,
+        image_mode=common.get("image_mode", "original"),
+        missing=common.get("missing", "error"),
+        judges=judges,
+        config=config.public(),
+    )
+
+
+def _suite_units(
+    config: EvalConfig | BenchConfig, data: dict[str, str], outcome: Outcome, max_tokens: int | None
+) -> list[runner.Unit]:
+    assert config.suite is not None
+    unknown = sorted(set(config.task_args) - {m.spec.name for m in members("all", None, {})})
+    if unknown:
+        raise UsageError(f"--task-arg: unknown benchmark(s) {', '.join(unknown)}")
+    units = []
+    for member in members(config.suite, config.only, data):
+        if member.data is None:
+            outcome.not_run[member.spec.name] = f"no data given: pass --data {member.spec.key}=FOLDER"
+            continue
+        folder = Path(config.out) / member.spec.name
+        outcome.folders[member.spec.name] = folder
+        units.append(
+            _unit(
+                member.spec,
+                folder,
+                member.data,
+                dict(config.task_args.get(member.spec.name, {})),
+                config,
+                judge_context(config, config, benchmarks=True),
+                limit=config.limit,
+                max_tokens=max_tokens,
+            )
+        )
+    return units
+
+
+def run_eval(config: EvalConfig) -> Outcome:
+    """`mis eval`: MIS (into OUT, or OUT/mis with a suite) and the suite's benchmarks (OUT/<name>)."""
+    config.validate()
+    out = Path(config.out)
+    outcome = Outcome(out=out)
+    units: list[runner.Unit] = []
+    if config.data is not None:
+        folder = out / "mis" if config.suite else out
+        outcome.folders["mis"] = folder
+        units.append(
+            _unit(
+                get("mis"),
+                folder,
+                config.data,
+                {"split": config.split, "prompt": config.prompt},
+                config,
+                judge_context(config, config),
+                limit=config.limit,
+                max_tokens=config.max_tokens,
+            )
+        )
+    if config.suite:
+        units += _suite_units(config, config.bench_data, outcome, None)
+    if not units:
+        raise UsageError(
+            f"suite {config.suite!r}: no data given for any benchmark; pass --data for MIS or "
+            "--bench-data BENCHMARK=FOLDER"
+        )
+    _run(units, config, outcome)
+    return outcome
+
+
+def run_bench(config: BenchConfig) -> Outcome:
+    """`mis bench run`: the suite's benchmarks for one model, each into OUT/<name>/, plus OUT/suite.json."""
+    config.validate()
+    outcome = Outcome(out=Path(config.out))
+    units = _suite_units(config, config.data, outcome, config.max_tokens)
+    if not units:
+        raise UsageError(
+            f"suite {config.suite!r}: no data given for any of its benchmarks; pass --data "
+            "BENCHMARK=FOLDER (see `mis bench list`)"
+        )
+    _run(units, config, outcome)
+    return outcome
+
+
+def run_judge(config: JudgeConfig) -> Outcome:
+    """`mis judge`: judge responses produced elsewhere (the authors' JSONL); same outputs as `mis eval`."""
+    config.validate()
+    responses = read_responses(config.responses, config.data, limit=config.limit)
+    model_name = config.model or Path(config.responses).stem
+    spec = get("mis")
+    unit = runner.Unit(
+        spec=spec,
+        out=Path(config.out),
+        data=config.data,
+        options=spec.make_options({}),
+        judges=judge_context(config),
+        config=config.public(),
+        selection=(responses.samples, responses.fingerprint),
+        identity_extra={"model": model_name, "responses_fingerprint": responses.fingerprint},
+    )
+    outcome = Outcome(out=Path(config.out), folders={"mis": Path(config.out)})
+    results = runner.run([unit], None, log_dir=Path(config.out) / "logs", bootstrap=config.bootstrap)
+    result = results[0] | {"task": responses.task, "responses": str(Path(config.responses).resolve())}
+    write_json_atomic(Path(config.out) / runner.RESULTS_FILE, result)
+    outcome.results["mis"] = result
+    return outcome
+
+
+def _run(units: list[runner.Unit], config: EvalConfig | BenchConfig, outcome: Outcome) -> None:
+    """Run every unit in one inspect eval (one model load); the suite file is written even when it stops."""
+    try:
+        results = runner.run(
+            units, model_settings(config), log_dir=Path(config.out) / "logs", bootstrap=config.bootstrap
+        )
+    finally:
+        if config.suite:
+            _write_suite(config, outcome)
+    for result in results:
+        outcome.results[result["benchmark"]] = result
+    if config.suite:
+        _write_suite(config, outcome)
+
+
+def _write_suite(config: EvalConfig | BenchConfig, outcome: Outcome) -> None:
+    outcome.out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(
+        outcome.out / SUITE_FILE,
+        {
+            "suite": config.suite,
+            "model": config.model,
+            "judge": config.judge,
+            "guard": config.guard,
+            "benchmarks": {
+                name: {
+                    "status": "done" if (folder / runner.RESULTS_FILE).is_file() else "not finished",
+                    "folder": str(folder),
+                }
+                for name, folder in outcome.folders.items()
+            }
+            | {name: {"status": "not run", "why": why} for name, why in outcome.not_run.items()},
+        },
+    )
+
+
+def check_unknown(outcome: Outcome, threshold: float) -> None:
+    """Raise :class:`TooManyUnknown` when a benchmark's unknown rate is above ``threshold`` percent."""
+    over = [(name, r) for name, r in outcome.results.items() if r["metrics"].get("unknown", 0.0) > threshold]
+    if over:
+        parts = ", ".join(
+            f"{name}: {r['unknown']} of {r['n']} ({r['metrics']['unknown']:.2f}%)" for name, r in over
+        )
+        raise TooManyUnknown(
+            f"too many unknown judgements ({parts} > --fail-on-unknown {threshold:g}%): the judge "
+            "refused, failed or gave no valid verdict. Results were written; see 'judge_error' in "
+            "each samples.jsonl"
+        )

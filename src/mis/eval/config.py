@@ -1,0 +1,221 @@
+"""One dataclass config per evaluation command (`mis eval`, `mis judge`, `mis bench run`), saved per run.
+
+Each field's docstring is its ``--help`` text and its default is the command line's default: the CLI is
+generated from these classes (:mod:`mis._util.config`), and a recipe (``--recipe NAME|FILE``, YAML of field
+values) plus the options given on the command line resolve into one object, here in the library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mis.errors import UsageError
+
+SPLIT_CHOICES: tuple[str, ...] = ("easy", "hard", "real", "all")
+_SECRET_WORDS = ("key", "token", "secret", "password")
+
+
+@dataclass(kw_only=True)
+class JudgeOptions:
+    """Judge."""
+
+    judge: str | None = None
+    """Judge: an inspect model string (a VLM that sees the images: openai/gpt-4o-2024-11-20) or exact/NAME."""
+    judge_base_url: str | None = None
+    """OpenAI-compatible base URL of the judge (a vLLM server, any local server)."""
+    judge_max_connections: int | None = None
+    """Concurrent judge requests (default: the judge provider's)."""
+    judge_max_tokens: int = 512
+    """Judge decoding budget."""
+    judge_request_timeout: float = 120.0
+    """Seconds one judge request may take before it is abandoned and retried."""
+    judge_attempts: int = 4
+    """Tries per judge request (transport failures, backoff between them) before the sample is unknown."""
+    judge_rubric: str = "mis-v1"
+    """MIS rubric: a protocol name (mis-v1) or a template file; its sha256 is recorded."""
+    judge_parse_retries: int = 2
+    """Extra MIS judge attempts when a reply holds no valid verdict (then: unknown)."""
+    fail_on_unknown: float = 2.0
+    """Percent of unknown verdicts above which the command exits with code 5 (after writing results)."""
+    bootstrap: int = 0
+    """Bootstrap resamples for 95% intervals of the overall MIS rates (0 = none)."""
+
+    def check_judge(self) -> None:
+        """Reject bad judge settings before any model or API time is spent."""
+        for name in ("judge_max_connections",):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+        if self.judge_attempts < 1:
+            raise UsageError(f"--judge-attempts must be >= 1, got {self.judge_attempts}")
+        if self.judge_request_timeout <= 0:
+            raise UsageError(f"--judge-request-timeout must be > 0, got {self.judge_request_timeout}")
+        if not 0 <= self.fail_on_unknown <= 100:
+            raise UsageError(f"--fail-on-unknown is a percentage (0-100), got {self.fail_on_unknown}")
+
+
+@dataclass(kw_only=True)
+class ModelOptions:
+    """Model under test."""
+
+    model: str
+    """Model under test: hfvlm/PATH, vllm/ID, openai/ID, openai-api/SERVICE/ID ..."""
+    model_base_url: str | None = None
+    """OpenAI-compatible base URL of the model under test (vLLM, any local server)."""
+    model_args: dict[str, Any] = field(default_factory=dict)
+    """Provider model arg KEY=VALUE (repeatable; hfvlm: device, dtype, family, trust_remote_code ...)."""
+    batch_size: int | None = None
+    """hfvlm only: requests per batched forward pass."""
+    max_connections: int | None = None
+    """Concurrent requests to the model under test (inspect's max_connections)."""
+    temperature: float = 0.0
+    """Temperature of the model under test (paper: 0, greedy)."""
+    request_timeout: float = 600.0
+    """Seconds one generation request may take before it is abandoned and retried."""
+    limit: int | None = None
+    """Evaluate only the first N samples (of each benchmark)."""
+
+    def check_model(self) -> None:
+        """Reject bad model settings before any model or API time is spent."""
+        if self.batch_size is not None and not self.model.startswith("hfvlm/"):
+            raise UsageError(
+                "--batch-size applies to hfvlm/ models only; for servers and APIs use --max-connections"
+            )
+        for name in ("limit", "batch_size", "max_connections"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+        if self.temperature < 0:
+            raise UsageError(f"--temperature must be >= 0, got {self.temperature}")
+
+
+@dataclass(kw_only=True)
+class SuiteOptions:
+    """Other benchmarks (--suite)."""
+
+    suite: str | None = None
+    """Benchmark suite: paper, safety, over-refusal, general, all (see `mis bench list`)."""
+    only: list[str] = field(default_factory=list)
+    """Run only these benchmarks of the suite (repeatable)."""
+    guard: str | None = None
+    """Llama Guard model for FigStep, MM-SafetyBench, JailBreakV (default: --judge in prompt mode)."""
+    guard_base_url: str | None = None
+    """OpenAI-compatible base URL of the guard (default: --judge-base-url)."""
+    guard_mode: str | None = None
+    """chat (the guard's own template) or prompt (default: chat with --guard, prompt without)."""
+    task_args: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """BENCHMARK.KEY=VALUE benchmark option (repeatable), e.g. figstep.subset=SafeBench-Tiny."""
+    strict: bool = False
+    """Stop before running anything when a benchmark's data is missing (default: run the ready ones)."""
+
+
+@dataclass(kw_only=True)
+class EvalConfig(ModelOptions, JudgeOptions, SuiteOptions):
+    """Settings of one `mis eval` run (paper defaults; see docs/evaluate.md)."""
+
+    out: Path
+    """Output folder: results.json, samples.jsonl, logs/ (with --suite: OUT/mis/ and OUT/<benchmark>/)."""
+    data: str | None = None
+    """MIS folder (test layout) or hub id (Tuwhy/MIS_Test); optional when --suite runs other benchmarks."""
+    split: str = "hard"
+    """easy, hard, real, all (every split in the source but train), or another split it holds."""
+    prompt: str = "paper"
+    """Prompt template: paper (default), plain, step, two_step, safety_cot, or a file path."""
+    max_tokens: int = 1024
+    """New-token budget of the model under test on MIS (paper: 1024)."""
+    bench_data: dict[str, str] = field(default_factory=dict)
+    """With --suite: BENCHMARK=FOLDER or hub id (repeatable), e.g. figstep=./FigStep."""
+
+    def validate(self) -> None:
+        """Reject bad combinations before any model or API time is spent."""
+        if not self.split or "/" in self.split:
+            raise UsageError(
+                f"--split must be easy, hard, real, all or another split name, got {self.split!r}"
+            )
+        if self.judge is None:
+            raise UsageError(
+                "--judge is required: an inspect model string (e.g. openai/gpt-4o-2024-11-20) or exact/NAME"
+            )
+        if self.suite is None and self.data is None:
+            raise UsageError(
+                "--data is required (a MIS folder or hub id), unless --suite runs other benchmarks"
+            )
+        if self.max_tokens < 1:
+            raise UsageError(f"--max-tokens must be >= 1, got {self.max_tokens}")
+        self.check_model()
+        self.check_judge()
+
+    def public(self) -> dict[str, Any]:
+        """The config as saved in run.json: JSON-friendly, secret-looking model args redacted."""
+        return public(self)
+
+
+@dataclass(kw_only=True)
+class BenchConfig(ModelOptions, JudgeOptions, SuiteOptions):
+    """Settings of one `mis bench run` (the paper's other benchmarks for one model)."""
+
+    out: Path
+    """Output folder: OUT/<benchmark>/results.json per benchmark, OUT/suite.json; rerun to resume."""
+    data: dict[str, str] = field(default_factory=dict)
+    """BENCHMARK=FOLDER or hub id (repeatable), e.g. figstep=./FigStep (see `mis bench list` for the keys)."""
+    suite: str | None = "paper"
+    """Benchmark suite: paper, safety, over-refusal, general, all (see `mis bench list`)."""
+    max_tokens: int | None = None
+    """Override every benchmark's generation budget (default: each benchmark's own)."""
+
+    def validate(self) -> None:
+        """Reject bad combinations before any model or API time is spent."""
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise UsageError(f"--max-tokens must be >= 1, got {self.max_tokens}")
+        self.check_model()
+        self.check_judge()
+
+    def public(self) -> dict[str, Any]:
+        """The config as saved in run.json."""
+        return public(self)
+
+
+@dataclass(kw_only=True)
+class JudgeConfig(JudgeOptions):
+    """Settings of one `mis judge` run: judge responses produced elsewhere (the authors' JSONL)."""
+
+    responses: Path
+    """JSONL with question, response, image_path1, image_path2, category [, sub_category, id]."""
+    data: str
+    """Folder the image paths are relative to (the MIS test root)."""
+    out: Path
+    """Output folder (same files as `mis eval`); rerun on the same folder to resume."""
+    model: str | None = None
+    """Name of the model that wrote the responses (default: the file's stem, as the authors name them)."""
+    limit: int | None = None
+    """Judge only the first N responses."""
+
+    def validate(self) -> None:
+        """Reject bad combinations before any API time is spent."""
+        if self.judge is None:
+            raise UsageError("--judge is required: an inspect model string or exact/NAME")
+        if self.limit is not None and self.limit < 1:
+            raise UsageError(f"--limit must be >= 1, got {self.limit}")
+        self.check_judge()
+
+    def public(self) -> dict[str, Any]:
+        """The config as saved in run.json."""
+        return public(self)
+
+
+def public(config: Any) -> dict[str, Any]:
+    """A config as saved in run.json: JSON-friendly (paths as text), secret-looking values redacted."""
+    data = asdict(config)
+    for key, value in data.items():
+        if isinstance(value, Path):
+            data[key] = str(value)
+    if "model_args" in data:
+        data["model_args"] = redact(data["model_args"])
+    return data
+
+
+def redact(args: dict[str, Any]) -> dict[str, Any]:
+    """Args with secret-looking values replaced (keys only ever come from the environment)."""
+    return {k: ("<redacted>" if any(w in k.lower() for w in _SECRET_WORDS) else v) for k, v in args.items()}

@@ -1,0 +1,420 @@
+"""The one runner: every benchmark (MIS included) runs here, resumably, into one run folder each.
+
+A run folder (docs/results.md) holds ``run.json`` (identity + the resolved config), ``generations.jsonl``
+(each response as soon as it exists, so a judge failure never costs a regeneration), ``checkpoint.jsonl``
+(each finished sample, fsynced one by one), then ``samples.jsonl`` and ``results.json`` written last and
+atomically from the union of finished records. Rerunning the same command on the same folder runs only the
+missing samples (and re-judges those whose judgement was lost to transport failures); a run with another
+identity (model, judge, rubric, prompt, data, generation config, options) is refused with the difference
+named. Several units (a suite) run in ONE ``inspect eval`` call, so a local model loads once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inspect_ai import Task
+from inspect_ai import eval as inspect_eval
+from inspect_ai.dataset import MemoryDataset
+from inspect_ai.dataset import Sample as InspectSample
+from inspect_ai.model import GenerateConfig, Model, ModelOutput, get_model
+from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, mean, metric, scorer
+from inspect_ai.solver import Generate, Solver, TaskState, solver
+
+from mis._util.io import write_json_atomic, write_jsonl_atomic
+from mis._util.providers import key_args
+from mis.errors import RunMismatchError, RunStopped
+from mis.eval._checkpoint import CHECKPOINT_FILE, Checkpoint, retryable, run_key
+from mis.eval._samples import convert, select
+from mis.eval.metrics import pct
+from mis.eval.spec import Benchmark, JudgeContext
+from mis.judges import UNKNOWN, Judge
+
+logger = logging.getLogger(__name__)
+
+RUN_FILE = "run.json"
+GENERATIONS_FILE = "generations.jsonl"
+RESULTS_FILE = "results.json"
+SAMPLES_FILE = "samples.jsonl"
+SCHEMA_VERSION = 2
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The model under test and how it is asked."""
+
+    model: str
+    base_url: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    max_connections: int | None = None
+    temperature: float = 0.0
+    request_timeout: float = 600.0
+    retries: int = 3
+
+
+@dataclass
+class Unit:
+    """One benchmark of one run: what to evaluate and where its run folder is."""
+
+    spec: Benchmark
+    out: Path
+    data: str
+    options: Any
+    task_args: dict[str, Any] = field(default_factory=dict)
+    """The options as given (recorded in results.json)."""
+    limit: int | None = None
+    max_tokens: int | None = None
+    """None: the benchmark's own budget (MIS and safety 1024, VLGuard 256, multiple choice 64)."""
+    image_mode: str = "original"
+    missing: str = "error"
+    judges: JudgeContext = field(default_factory=JudgeContext)
+    """The judges this unit's spec picks its protocol(s) from."""
+    config: dict[str, Any] = field(default_factory=dict)
+    """The resolved command config, saved in run.json."""
+    selection: tuple[list[InspectSample], str] | None = None
+    """Prepared samples + fingerprint (``mis judge``: responses produced elsewhere)."""
+    identity_extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Prepared:
+    unit: Unit
+    task: str
+    samples: list[InspectSample]
+    fingerprint: str
+    judges: list[Judge]
+    identity: dict[str, Any]
+    key: str
+    todo: list[InspectSample]
+    base_url: str | None
+
+
+def run(
+    units: Sequence[Unit],
+    model: ModelSettings | None,
+    *,
+    log_dir: Path,
+    bootstrap: int = 0,
+    inspect_args: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Run ``units`` (``model`` None: replay recorded responses) and return each unit's results.json content.
+
+    Raises :class:`RunStopped` (after writing every unit that finished) when samples are left unfinished.
+    """
+    prepared = [_prepare(u, model) for u in units]
+    tasks = [_task(p, replay=model is None) for p in prepared if p.todo]
+    stopped: list[str] = []
+    if tasks:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        logs = inspect_eval(
+            tasks,
+            model=_model(model),
+            log_dir=str(log_dir),
+            fail_on_error=False,
+            retry_on_error=model.retries if model else 0,
+            score=True,
+            max_tasks=max(1, len(tasks)),
+            **(inspect_args or {}),
+        )
+        for log in logs:
+            if log.status != "success":
+                why = log.error.message.splitlines()[0] if log.error else log.status
+                stopped.append(f"{log.eval.task}: {why}")
+    results, unfinished = [], []
+    for p in prepared:
+        result = _finish(p, bootstrap)
+        if result is None:
+            unfinished.append(p)
+        else:
+            results.append(result)
+    if unfinished:
+        counts = "; ".join(_progress(p) for p in unfinished)
+        why = f" ({'; '.join(stopped)})" if stopped else ""
+        raise RunStopped(
+            f"the run stopped before every sample finished{why}: {counts}. Finished samples are "
+            "kept; rerun the same command to continue"
+        )
+    return results
+
+
+def _model(model: ModelSettings | None) -> Model:
+    if model is None:
+        return get_model("none/none")
+    config = GenerateConfig(
+        temperature=model.temperature,
+        max_connections=model.max_connections,
+        attempt_timeout=max(1, round(model.request_timeout)),
+        max_retries=model.retries,
+    )
+    return get_model(
+        model.model,
+        base_url=model.base_url,
+        config=config,
+        memoize=False,
+        **key_args(model.model, model.base_url),
+        **model.args,
+    )
+
+
+def _prepare(unit: Unit, model: ModelSettings | None) -> _Prepared:
+    spec = unit.spec
+    if unit.selection is not None:
+        samples, fingerprint = unit.selection
+    else:
+        picked, fingerprint = select(
+            spec, unit.data, unit.options, limit=unit.limit, image_mode=unit.image_mode, missing=unit.missing
+        )
+        samples = convert(spec, picked, unit.options)
+    bound = spec.judges(unit.judges, unit.options)
+    task = spec.task_for(unit.options)
+    identity = {
+        "benchmark": spec.name,
+        "task": task,
+        "model": model.model if model else unit.identity_extra.get("model"),
+        "generate": {"temperature": model.temperature, "max_tokens": unit.max_tokens or spec.max_tokens}
+        if model
+        else None,
+        **(bound[0].identity if bound else {}),
+        "cross_checks": [j.identity for j in bound[1:]],
+        "task_args": unit.task_args,
+        "image_mode": unit.image_mode,
+        "data_fingerprint": fingerprint,
+        **(spec.identity(unit.options) if spec.identity else {}),
+        **unit.identity_extra,
+    }
+    key = run_key(identity)
+    unit.out.mkdir(parents=True, exist_ok=True)
+    _claim(unit.out, key, identity, unit.config)
+    done = Checkpoint(unit.out / CHECKPOINT_FILE, key).load()
+    todo = [s for s in samples if str(s.id) not in done or retryable(done[str(s.id)])]
+    logger.info(
+        "%s: %d samples, %d already finished, %d to run",
+        task,
+        len(samples),
+        len(samples) - len(todo),
+        len(todo),
+    )
+    return _Prepared(
+        unit, task, samples, fingerprint, bound, identity, key, todo, model.base_url if model else None
+    )
+
+
+def _task(p: _Prepared, *, replay: bool) -> Task:
+    spec, out = p.unit.spec, p.unit.out
+    solve = replay_response() if replay else resumable_generate(str(out / GENERATIONS_FILE), p.key)
+    return Task(
+        dataset=MemoryDataset(p.todo, name=p.task),
+        solver=solve,
+        scorer=judged(p.judges, spec, str(out / CHECKPOINT_FILE), p.key),
+        config=GenerateConfig(max_tokens=p.identity["generate"]["max_tokens"])
+        if not replay
+        else GenerateConfig(),
+        name=p.task,
+        metadata={"benchmark": spec.name, "mis_run_key": p.key},
+    )
+
+
+def _progress(p: _Prepared) -> str:
+    done = Checkpoint(p.unit.out / CHECKPOINT_FILE, p.key).load()
+    finished = sum(1 for s in p.samples if str(s.id) in done)
+    return f"{p.task}: {finished} of {len(p.samples)} finished (kept in {p.unit.out / CHECKPOINT_FILE})"
+
+
+def _finish(p: _Prepared, bootstrap: int) -> dict[str, Any] | None:
+    """Write samples.jsonl and results.json when every sample is finished; else None."""
+    unit, spec = p.unit, p.unit.spec
+    done = Checkpoint(unit.out / CHECKPOINT_FILE, p.key).load()
+    if any(str(s.id) not in done for s in p.samples):
+        return None
+    rows = [{k: v for k, v in done[str(s.id)].items() if k != "key"} for s in p.samples]
+    summary = spec.summarize(rows, unit.options, bootstrap)
+    metrics = summary["metrics"]
+    primary = p.judges[0].identity if p.judges else {}
+    judges = sorted({str(r["judge"]) for r in rows if r.get("judge")})
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "benchmark": spec.name,
+        "task": p.task,
+        "kind": spec.kind,
+        "model": p.identity["model"],
+        "judge": judges[0] if len(judges) == 1 else (", ".join(judges) or primary.get("judge") or "none"),
+        "judge_protocol": primary.get("judge_protocol"),
+        "judge_prompt_sha256": primary.get("judge_prompt_sha256"),
+        "judge_config": primary.get("judge_config"),
+        "cross_checks": [j.identity for j in p.judges[1:]],
+        "n": len(rows),
+        "unknown": sum(1 for r in rows if r.get("label") == UNKNOWN),
+        "invalid": 0,
+        "headline": {
+            "metric": spec.headline,
+            "value": metrics.get(spec.headline),
+            "higher_is_better": spec.higher_is_better,
+        },
+        **summary,
+        "generate_config": p.identity["generate"],
+        "model_base_url": p.base_url,
+        "task_args": unit.task_args,
+        "data": unit.data,
+        "data_fingerprint": p.fingerprint,
+        "mis_version": _version(),
+        "run_key": p.key,
+        "logs": sorted(str(path) for path in (unit.out / "logs").glob("*.eval"))
+        if (unit.out / "logs").is_dir()
+        else [],
+    }
+    write_jsonl_atomic(unit.out / SAMPLES_FILE, rows)
+    write_json_atomic(unit.out / RESULTS_FILE, results)
+    return results
+
+
+def _claim(out: Path, key: str, identity: dict[str, Any], config: dict[str, Any]) -> None:
+    """Write run.json, or refuse when the folder already holds work of a run with another identity."""
+    path = out / RUN_FILE
+    if path.is_file():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        started = any(
+            (out / name).is_file() and (out / name).stat().st_size > 0
+            for name in (CHECKPOINT_FILE, GENERATIONS_FILE, RESULTS_FILE)
+        )
+        if previous.get("key") != key and started:
+            old, new = _flat(previous.get("identity", {})), _flat(identity)
+            diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            detail = "; ".join(f"{k}: {_short(old.get(k))} -> {_short(new.get(k))}" for k in diff[:4])
+            raise RunMismatchError(
+                f"{out} holds a different run ({detail}). Use another --out, or delete {out} to start over."
+            )
+    write_json_atomic(path, {"key": key, "identity": identity, "config": config})
+
+
+def _flat(identity: dict[str, Any]) -> dict[str, Any]:
+    """Nested identity fields as dotted keys (``generate.max_tokens``), so a refusal names the exact field."""
+    out: dict[str, Any] = {}
+    for key, value in identity.items():
+        if isinstance(value, dict) and value:
+            out |= {f"{key}.{k}": v for k, v in _flat(value).items()}
+        else:
+            out[key] = value
+    return out
+
+
+def _short(value: Any, n: int = 80) -> str:
+    text = json.dumps(value, sort_keys=True, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _version() -> str:
+    from mis import __version__
+
+    return __version__
+
+
+# -- the solver and the scorer every task of the runner uses ------------------------------------------
+@solver
+def resumable_generate(path: str, key: str) -> Solver:
+    """Generate, keeping each response durably; a sample generated before a crash is not generated again."""
+    store = Checkpoint(Path(path), key)
+    recorded = store.load()
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        uid = str(state.sample_id)
+        if uid in recorded:
+            kept = recorded[uid]
+            state.output = ModelOutput.from_content(model=kept["model"], content=kept["response"])
+            state.messages.append(state.output.message)
+            return state
+        state = await generate(state)
+        if not state.output.error:
+            kept = {"uid": uid, "model": state.output.model, "response": state.output.completion}
+            store.append(kept)
+            recorded[uid] = kept  # a retried sample (judge failure) reuses it within this run too
+        return state
+
+    return solve
+
+
+@solver
+def replay_response() -> Solver:
+    """Use the recorded response in ``metadata['response']`` as the model output (``mis judge``)."""
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        state.output = ModelOutput.from_content(model="recorded", content=state.metadata["response"])
+        state.messages.append(state.output.message)
+        return state
+
+    return solve
+
+
+def row_of(state: TaskState, scores: list[Score], judges: list[Judge], spec: Benchmark) -> dict[str, Any]:
+    """One samples.jsonl row: the sample, the response, the primary judge's verdict and the cross-checks."""
+    meta = state.metadata
+    main = scores[0]
+    md = dict(main.metadata or {})
+    row: dict[str, Any] = {
+        "uid": meta["uid"],
+        "id": meta["id"],
+        "split": meta["split"],
+        "category": meta.get("category"),
+        "sub_category": meta.get("sub_category"),
+        "question": meta["question"],
+        "images": list(meta["images"]),
+        "prompt_text": meta.get("prompt_text"),
+        "target": state.target.text or None,
+        "response": state.output.completion,
+        "label": md.get("label", UNKNOWN),
+        "explanation": main.explanation or "",
+        "judge": md.get("judge"),
+        "judge_protocol": md.get("judge_protocol"),
+        "judge_error": md.get("judge_error"),
+        "judge_raw": md.get("judge_raw"),
+    }
+    for k in judges[0].metadata_keys:
+        row[k] = md.get(k)
+    for judge, extra in zip(judges[1:], scores[1:], strict=True):
+        label = (extra.metadata or {}).get("label")
+        if judge.protocol == "refusal-string-match":
+            row["refusal_string_match"] = label == "refusal"
+        else:
+            row[f"{judge.protocol}_label"] = label
+    if spec.row is not None:
+        row |= spec.row(meta)
+    return row
+
+
+def _label_rate(name: str, labels: tuple[str, ...]) -> Metric:
+    @metric(name=name)
+    def rate_metric() -> Metric:
+        def compute(scores: list[SampleScore]) -> float:
+            got = [(s.score.metadata or {}).get("label") for s in scores]
+            return pct(sum(1 for label in got if label in labels), len(got))
+
+        return compute
+
+    return rate_metric()
+
+
+def judged(judges: list[Judge], spec: Benchmark, path: str | None, key: str) -> Scorer:
+    """Score with every judge (primary first); with a checkpoint ``path``, durably append the sample's row."""
+    metrics = [_label_rate(name, labels) for name, labels in spec.label_rates.items()] or [mean()]
+
+    @scorer(metrics=metrics, name=f"{spec.name}_judge")
+    def make() -> Scorer:
+        checkpoint = Checkpoint(Path(path), key) if path else None
+
+        async def score(state: TaskState, target: Target) -> Score:
+            scores = []
+            for judge in judges:
+                result = await judge.scorer(state, target)
+                assert result is not None
+                scores.append(result)
+            if checkpoint is not None:
+                checkpoint.append(row_of(state, scores, judges, spec))
+            return scores[0]
+
+        return score
+
+    return make()

@@ -1,0 +1,200 @@
+"""What every judge shares: settings, identity, the one model factory and the one failure policy.
+
+Failure policy: a judgement that cannot be obtained is ``unknown`` with its reason recorded, counted in the
+denominator, never silent. Transport failures (connection errors, timeouts, HTTP 408/429/5xx, empty or
+undecodable bodies) are retried with exponential backoff up to ``attempts`` times; a 4xx the server will
+answer the same way again is not retried. Only then does the sample become ``unknown`` (reason
+``transport: ...``), so one flaky judge never aborts a run, and a rerun on the same folder retries exactly
+those samples (see :mod:`mis.eval.runner`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from inspect_ai.model import ChatMessage, GenerateConfig, Model, get_model
+from inspect_ai.scorer import Score, Scorer
+
+from mis._util.providers import key_args
+
+logger = logging.getLogger(__name__)
+
+UNKNOWN = "unknown"
+#: Prefix of the ``judge_error`` of a judgement lost to transport failures (a rerun retries these).
+TRANSPORT = "transport"
+#: HTTP statuses a retry can fix.
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """Which model judges and how it is called (the same for every protocol)."""
+
+    model: str | None = None
+    """inspect model string of the judge; None: the model bound to inspect's ``grader`` role."""
+    base_url: str | None = None
+    """OpenAI-compatible base URL (a vLLM server, any local server)."""
+    max_tokens: int = 512
+    """Decoding budget of a judge reply (protocols with short verdicts use less)."""
+    temperature: float = 0.0
+    """0 = greedy, as every protocol here prescribes."""
+    max_connections: int | None = None
+    """Concurrent judge requests (default: the provider's)."""
+    request_timeout: float = 120.0
+    """Seconds one judge request may take before it is abandoned and retried."""
+    attempts: int = 4
+    """Tries per request before a transport failure makes the sample ``unknown``."""
+
+    def generate_config(self, max_tokens: int | None = None, **extra: Any) -> GenerateConfig:
+        """The decoding config of a judge request: one bounded attempt per call (:func:`ask` retries)."""
+        seconds = max(1, round(self.request_timeout))
+        return GenerateConfig(
+            temperature=self.temperature,
+            max_tokens=max_tokens or self.max_tokens,
+            max_connections=self.max_connections,
+            attempt_timeout=seconds,
+            timeout=seconds,
+            max_retries=0,
+            **extra,
+        )
+
+
+@dataclass(frozen=True)
+class Judge:
+    """A judge bound to its settings: what made the verdicts (identity), and the scorer that makes them.
+
+    ``identity`` holds ``judge`` (model string or a fixed name), ``judge_protocol``, ``judge_prompt_sha256``
+    (sha256 of the exact template texts, None for rule-based judges) and ``judge_config`` (decoding).
+    """
+
+    identity: dict[str, Any]
+    scorer: Scorer
+    metadata_keys: tuple[str, ...] = field(default=())
+    """Protocol-specific score metadata copied into each samples.jsonl row."""
+
+    @property
+    def protocol(self) -> str:
+        """The protocol name (``mis-v1``, ``llama-guard-3`` ...)."""
+        return str(self.identity["judge_protocol"])
+
+
+def identity(judge: str | None, protocol: str, prompt_sha256: str | None, **config: Any) -> dict[str, Any]:
+    """The identity shape every judge records (results.json and each sample row carry it)."""
+    return {
+        "judge": judge,
+        "judge_protocol": protocol,
+        "judge_prompt_sha256": prompt_sha256,
+        "judge_config": config,
+    }
+
+
+def settings_config(settings: JudgeSettings, **overrides: Any) -> dict[str, Any]:
+    """The decoding part of the identity (what changes a verdict), from the settings."""
+    data = asdict(settings)
+    return {k: data[k] for k in ("temperature", "max_tokens")} | overrides
+
+
+def judge_model(settings: JudgeSettings, config: GenerateConfig) -> Model:
+    """The judge model: ``settings.model`` (placeholder key for a keyless local server) or the grader role."""
+    if settings.model is None:
+        return get_model(role="grader", required=True, config=config)
+    return get_model(
+        settings.model,
+        config=config,
+        base_url=settings.base_url,
+        memoize=True,
+        **key_args(settings.model, settings.base_url),
+    )
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A judge's reply text, or why there is none."""
+
+    text: str | None
+    error: str = ""
+    attempts: int = 1
+    stop_reason: str | None = None
+
+
+def _status(exc: BaseException) -> int | None:
+    for attr in ("status_code", "status"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, int):
+            return value
+    response = getattr(exc, "response", None)
+    value = getattr(response, "status_code", None)
+    return value if isinstance(value, int) else None
+
+
+def describe(exc: BaseException) -> str:
+    """``ErrorType (HTTP 400): first line of the provider's message``; never the request (it holds images)."""
+    cause = exc.__cause__ if exc.__cause__ is not None and hasattr(exc, "provider_message") else None
+    name = type(cause or exc).__name__
+    message = getattr(exc, "provider_message", None) or str(cause or exc)
+    first = next((line.strip() for line in str(message).splitlines() if line.strip()), "")[:200]
+    status = _status(exc)
+    return f"{name}{f' (HTTP {status})' if status else ''}{': ' + first if first else ''}"
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether a retry can fix this failure (4xx other than 408/409/425/429 cannot)."""
+    status = _status(exc)
+    return status is None or status in RETRYABLE_STATUS
+
+
+async def ask(
+    model: Model,
+    messages: list[ChatMessage],
+    config: GenerateConfig,
+    attempts: int,
+    *,
+    backoff_s: float = 0.5,
+) -> Reply:
+    """Send one judge request under the failure policy (module docstring); never raises for transport."""
+    error = ""
+    for attempt in range(1, max(1, attempts) + 1):
+        try:
+            output = await model.generate(messages, config=config)
+        except Exception as exc:  # noqa: BLE001 - every transport failure becomes a reason, then unknown
+            error = f"{TRANSPORT}: {describe(exc)}"
+            logger.debug("judge attempt %d/%d failed: %s", attempt, attempts, error)
+            if not retryable(exc) or attempt == attempts:
+                return Reply(None, error, attempt)
+            await asyncio.sleep(min(backoff_s * 2 ** (attempt - 1), 8.0))
+            continue
+        if output.error:
+            error = f"{TRANSPORT}: {output.error}"
+            if attempt == attempts:
+                return Reply(None, error, attempt)
+            await asyncio.sleep(min(backoff_s * 2 ** (attempt - 1), 8.0))
+            continue
+        if output.stop_reason == "content_filter":
+            return Reply(
+                None, "the judge's provider filtered the reply (content_filter)", attempt, output.stop_reason
+            )
+        return Reply(output.completion, "", attempt, output.stop_reason)
+    return Reply(None, error or f"{TRANSPORT}: no reply", attempts)
+
+
+def score(
+    value: float | str,
+    label: str,
+    response: str,
+    ident: dict[str, Any],
+    *,
+    raw: Any = None,
+    error: str = "",
+    explanation: str | None = None,
+    **extra: Any,
+) -> Score:
+    """The Score every judge returns: a numeric (or C/I) value for inspect, the label and identity for mis."""
+    return Score(
+        value=value,
+        answer=response,
+        explanation=explanation if explanation is not None else (raw if isinstance(raw, str) else error),
+        metadata={"label": label, "judge_raw": raw, "judge_error": error or None, **ident, **extra},
+    )

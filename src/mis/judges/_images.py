@@ -1,0 +1,32 @@
+"""The images a judge shows: the same references the model under test saw, in order."""
+
+from __future__ import annotations
+
+from inspect_ai.model import ChatMessage, ChatMessageUser, Content, ContentImage, ContentText
+from inspect_ai.solver import TaskState
+
+
+async def sample_images(state: TaskState) -> list[str]:
+    """The images of the sample's first user turn (else its metadata's ``images``), as data URIs.
+
+    The model under test's request already carries them encoded, so the judge reuses those bytes instead of
+    reading the files again; only references that are still paths (``mis judge`` of recorded responses) are
+    read here, from the sample's own dataset (trusted).
+    """
+    from inspect_ai.util import materialize_media
+
+    refs: list[str] = []
+    for message in state.messages:
+        if message.role == "user" and not isinstance(message.content, str):
+            refs = [part.image for part in message.content if isinstance(part, ContentImage)]
+            if refs:
+                break
+    refs = refs or list(state.metadata.get("images", []))
+    return [ref if ref.startswith("data:") else await materialize_media(ref) for ref in refs]
+
+
+def images_then(text: str, images: list[str]) -> list[ChatMessage]:
+    """One user turn: the images in order, then ``text``."""
+    content: list[Content] = [ContentImage(image=p) for p in images]
+    content.append(ContentText(text=text))
+    return [ChatMessageUser(content=content)]
