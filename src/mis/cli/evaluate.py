@@ -119,7 +119,7 @@ bench_app.command("run", help="Run a benchmark suite for one model and print the
 @bench_app.command("list")
 def list_command() -> None:
     """List the suites, their benchmarks, each one's kind, headline and the --data key it reads."""
-    from mis.eval.spec import registered
+    from mis.eval.benchmarks import registered
     from mis.eval.suite import SUITES
 
     specs = registered()

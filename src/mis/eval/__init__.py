@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 from mis.eval.metrics import Outcome, Verdict, outcome_of, summarize
 
 if TYPE_CHECKING:
+    from mis.eval.benchmarks import get, registered
     from mis.eval.commands import check_unknown, run_bench, run_eval, run_judge
     from mis.eval.config import BenchConfig, EvalConfig, JudgeConfig
-    from mis.eval.spec import Benchmark, JudgeContext, get, register, registered
+    from mis.eval.spec import Benchmark, JudgeContext, register
 
 __all__ = [
     "BenchConfig",
@@ -40,7 +41,8 @@ __all__ = [
 _LAZY = {
     **dict.fromkeys(("check_unknown", "run_bench", "run_eval", "run_judge"), "commands"),
     **dict.fromkeys(("BenchConfig", "EvalConfig", "JudgeConfig"), "config"),
-    **dict.fromkeys(("Benchmark", "JudgeContext", "get", "register", "registered"), "spec"),
+    **dict.fromkeys(("Benchmark", "JudgeContext", "register"), "spec"),
+    **dict.fromkeys(("get", "registered"), "benchmarks"),
 }
 
 

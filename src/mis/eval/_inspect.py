@@ -22,8 +22,9 @@ from inspect_ai.solver import generate
 
 from mis.errors import UsageError
 from mis.eval._samples import convert, select
+from mis.eval.benchmarks import registered
 from mis.eval.runner import judged
-from mis.eval.spec import Benchmark, JudgeContext, registered
+from mis.eval.spec import Benchmark, JudgeContext
 from mis.judges import JudgeSettings
 
 #: Task arguments every generated task accepts, with their defaults and types.

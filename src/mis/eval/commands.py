@@ -14,9 +14,10 @@ from mis._util.io import write_json_atomic
 from mis.errors import TooManyUnknown, UsageError
 from mis.eval import runner
 from mis.eval._samples import split_common
-from mis.eval.config import BenchConfig, EvalConfig, JudgeConfig, JudgeOptions, ModelOptions, SuiteOptions
+from mis.eval.benchmarks import get
+from mis.eval.config import BenchConfig, EvalConfig, JudgeConfig, JudgeOptions, SuiteOptions
 from mis.eval.responses import read_responses
-from mis.eval.spec import Benchmark, JudgeContext, get
+from mis.eval.spec import Benchmark, JudgeContext
 from mis.eval.suite import members
 from mis.judges import JudgeSettings, is_exact
 
@@ -66,21 +67,6 @@ def judge_context(
         guard_mode=suite.guard_mode if suite else None,
         rubric=config.judge_rubric,
         parse_retries=config.judge_parse_retries,
-    )
-
-
-def model_settings(config: ModelOptions) -> runner.ModelSettings:
-    """The model under test of a run (hfvlm's batch size travels as a provider argument)."""
-    args = dict(config.model_args)
-    if config.batch_size is not None:
-        args["batch_size"] = config.batch_size
-    return runner.ModelSettings(
-        model=config.model,
-        base_url=config.model_base_url,
-        args=args,
-        max_connections=config.max_connections,
-        temperature=config.temperature,
-        request_timeout=config.request_timeout,
     )
 
 
@@ -163,12 +149,7 @@ def run_eval(config: EvalConfig) -> Outcome:
         )
     if config.suite:
         units += _suite_units(config, config.bench_data, outcome, None)
-    if not units:
-        raise UsageError(
-            f"suite {config.suite!r}: no data given for any benchmark; pass --data for MIS or "
-            "--bench-data BENCHMARK=FOLDER"
-        )
-    _run(units, config, outcome)
+    _run(units, config, outcome, "pass --data for MIS or --bench-data BENCHMARK=FOLDER")
     return outcome
 
 
@@ -177,12 +158,7 @@ def run_bench(config: BenchConfig) -> Outcome:
     config.validate()
     outcome = Outcome(out=Path(config.out))
     units = _suite_units(config, config.data, outcome, config.max_tokens)
-    if not units:
-        raise UsageError(
-            f"suite {config.suite!r}: no data given for any of its benchmarks; pass --data "
-            "BENCHMARK=FOLDER (see `mis bench list`)"
-        )
-    _run(units, config, outcome)
+    _run(units, config, outcome, "pass --data BENCHMARK=FOLDER (see `mis bench list`)")
     return outcome
 
 
@@ -210,11 +186,13 @@ def run_judge(config: JudgeConfig) -> Outcome:
     return outcome
 
 
-def _run(units: list[runner.Unit], config: EvalConfig | BenchConfig, outcome: Outcome) -> None:
+def _run(units: list[runner.Unit], config: EvalConfig | BenchConfig, outcome: Outcome, hint: str) -> None:
     """Run every unit in one inspect eval (one model load); the suite file is written even when it stops."""
+    if not units:
+        raise UsageError(f"suite {config.suite!r}: no data given for any benchmark; {hint}")
     try:
         results = runner.run(
-            units, model_settings(config), log_dir=Path(config.out) / "logs", bootstrap=config.bootstrap
+            units, config, log_dir=Path(config.out) / "logs", bootstrap=config.bootstrap
         )
     finally:
         if config.suite:

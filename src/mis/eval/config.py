@@ -17,8 +17,15 @@ SPLIT_CHOICES: tuple[str, ...] = ("easy", "hard", "real", "all")
 _SECRET_WORDS = ("key", "token", "secret", "password")
 
 
+class _Saved:
+    """What every command config shares: the form saved in run.json."""
+
+    def public(self) -> dict[str, Any]:
+        """The config as saved in run.json: JSON-friendly, secret-looking model args redacted."""
+        return public(self)
+
 @dataclass(kw_only=True)
-class JudgeOptions:
+class JudgeOptions(_Saved):
     """Judge."""
 
     judge: str | None = None
@@ -74,6 +81,8 @@ class ModelOptions:
     """Temperature of the model under test (paper: 0, greedy)."""
     request_timeout: float = 600.0
     """Seconds one generation request may take before it is abandoned and retried."""
+    retries: int = 3
+    """Retries of a failed generation request, then of its sample; what still fails waits for a rerun."""
     limit: int | None = None
     """Evaluate only the first N samples (of each benchmark)."""
 
@@ -98,7 +107,7 @@ class SuiteOptions:
     suite: str | None = None
     """Benchmark suite: paper, safety, over-refusal, general, all (see `mis bench list`)."""
     only: list[str] = field(default_factory=list)
-    """Run only these benchmarks of the suite (repeatable)."""
+    """Run only these benchmarks (repeatable; any registered benchmark, in the suite or not)."""
     guard: str | None = None
     """Llama Guard model for FigStep, MM-SafetyBench, JailBreakV (default: --judge in prompt mode)."""
     guard_base_url: str | None = None
@@ -147,11 +156,6 @@ class EvalConfig(ModelOptions, JudgeOptions, SuiteOptions):
         self.check_model()
         self.check_judge()
 
-    def public(self) -> dict[str, Any]:
-        """The config as saved in run.json: JSON-friendly, secret-looking model args redacted."""
-        return public(self)
-
-
 @dataclass(kw_only=True)
 class BenchConfig(ModelOptions, JudgeOptions, SuiteOptions):
     """Settings of one `mis bench run` (the paper's other benchmarks for one model)."""
@@ -171,11 +175,6 @@ class BenchConfig(ModelOptions, JudgeOptions, SuiteOptions):
             raise UsageError(f"--max-tokens must be >= 1, got {self.max_tokens}")
         self.check_model()
         self.check_judge()
-
-    def public(self) -> dict[str, Any]:
-        """The config as saved in run.json."""
-        return public(self)
-
 
 @dataclass(kw_only=True)
 class JudgeConfig(JudgeOptions):
@@ -199,11 +198,6 @@ class JudgeConfig(JudgeOptions):
         if self.limit is not None and self.limit < 1:
             raise UsageError(f"--limit must be >= 1, got {self.limit}")
         self.check_judge()
-
-    def public(self) -> dict[str, Any]:
-        """The config as saved in run.json."""
-        return public(self)
-
 
 def public(config: Any) -> dict[str, Any]:
     """A config as saved in run.json: JSON-friendly (paths as text), secret-looking values redacted."""

@@ -17,6 +17,7 @@ from typing import Any
 from inspect_ai.dataset import Sample as InspectSample
 from inspect_ai.model import ChatMessageUser
 
+from mis._util.io import read_jsonl
 from mis.errors import DataError
 
 _SPLIT_PREFIX = re.compile(r"^(?P<split>[A-Za-z0-9]+)_image/")
@@ -40,16 +41,8 @@ def read_responses(path: Path, data: str, *, limit: int | None = None) -> Respon
     samples: list[InspectSample] = []
     seen: dict[str, int] = {}
     digest = hashlib.sha256()
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for lineno, rec in read_jsonl(path):
         where = f"{path}:{lineno}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: not valid JSON ({exc.msg})") from None
-        if not isinstance(rec, dict):
-            raise DataError(f"{where}: a line must be a JSON object")
         for name in REQUIRED:
             if not isinstance(rec.get(name), str):
                 raise DataError(f"{where}: field {name}: missing or not a string")
@@ -65,7 +58,7 @@ def read_responses(path: Path, data: str, *, limit: int | None = None) -> Respon
         if uid in seen:
             raise DataError(f"{where}: sample {uid}: duplicate of line {seen[uid]} (field id)")
         seen[uid] = lineno
-        digest.update(line.encode("utf-8"))
+        digest.update(json.dumps(rec, sort_keys=True, ensure_ascii=False).encode("utf-8"))
         meta: dict[str, Any] = {
             "uid": uid, "id": sid, "split": split, "category": rec.get("category"),
             "sub_category": rec.get("sub_category"), "question": rec["question"], "images": images,

@@ -31,6 +31,7 @@ from mis._util.providers import key_args
 from mis.errors import RunMismatchError, RunStopped
 from mis.eval._checkpoint import CHECKPOINT_FILE, Checkpoint, retryable, run_key
 from mis.eval._samples import convert, select
+from mis.eval.config import ModelOptions
 from mis.eval.metrics import pct
 from mis.eval.spec import Benchmark, JudgeContext
 from mis.judges import UNKNOWN, Judge
@@ -42,19 +43,6 @@ GENERATIONS_FILE = "generations.jsonl"
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
 SCHEMA_VERSION = 2
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    """The model under test and how it is asked."""
-
-    model: str
-    base_url: str | None = None
-    args: dict[str, Any] = field(default_factory=dict)
-    max_connections: int | None = None
-    temperature: float = 0.0
-    request_timeout: float = 600.0
-    retries: int = 3
 
 
 @dataclass
@@ -96,7 +84,7 @@ class _Prepared:
 
 def run(
     units: Sequence[Unit],
-    model: ModelSettings | None,
+    model: ModelOptions | None,
     *,
     log_dir: Path,
     bootstrap: int = 0,
@@ -142,26 +130,22 @@ def run(
     return results
 
 
-def _model(model: ModelSettings | None) -> Model:
+def _model(model: ModelOptions | None) -> Model:
+    """The model under test, created once for every unit (hfvlm's batch size travels as a provider arg)."""
     if model is None:
         return get_model("none/none")
+    args = dict(model.model_args) | ({"batch_size": model.batch_size} if model.batch_size is not None else {})
     config = GenerateConfig(
         temperature=model.temperature,
         max_connections=model.max_connections,
         attempt_timeout=max(1, round(model.request_timeout)),
         max_retries=model.retries,
     )
-    return get_model(
-        model.model,
-        base_url=model.base_url,
-        config=config,
-        memoize=False,
-        **key_args(model.model, model.base_url),
-        **model.args,
-    )
+    return get_model(model.model, base_url=model.model_base_url, config=config, memoize=False,
+                     **key_args(model.model, model.model_base_url), **args)
 
 
-def _prepare(unit: Unit, model: ModelSettings | None) -> _Prepared:
+def _prepare(unit: Unit, model: ModelOptions | None) -> _Prepared:
     spec = unit.spec
     if unit.selection is not None:
         samples, fingerprint = unit.selection
@@ -200,7 +184,7 @@ def _prepare(unit: Unit, model: ModelSettings | None) -> _Prepared:
         len(todo),
     )
     return _Prepared(
-        unit, task, samples, fingerprint, bound, identity, key, todo, model.base_url if model else None
+        unit, task, samples, fingerprint, bound, identity, key, todo, model.model_base_url if model else None
     )
 
 

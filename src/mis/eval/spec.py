@@ -131,19 +131,6 @@ def register(spec: Benchmark) -> Benchmark:
     return spec
 
 
-def _load_packaged() -> None:
-    import mis.eval.benchmarks  # noqa: F401  (each module registers its spec)
-
-
-def get(name: str) -> Benchmark:
-    """The registered benchmark ``name``."""
-    _load_packaged()
-    if name not in _REGISTRY:
-        raise UsageError(f"unknown benchmark {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
-
-
-def registered() -> dict[str, Benchmark]:
-    """Every registered benchmark, by name."""
-    _load_packaged()
+def registry() -> dict[str, Benchmark]:
+    """The specs registered so far (``mis.eval.benchmarks.registered()`` loads the packaged ones first)."""
     return dict(_REGISTRY)

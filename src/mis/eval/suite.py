@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mis.errors import UsageError
-from mis.eval.spec import Benchmark, registered
+from mis.eval.benchmarks import registered
+from mis.eval.spec import Benchmark
 
 SAFETY = ("figstep", "mm_safetybench", "jailbreakv_mini", "siuo", "mssbench_chat")
 OVER_REFUSAL = ("mossbench", "white_image")

@@ -11,16 +11,23 @@
   :mod:`~mis.judges.exact` (ground-truth judges plugged in through an entry point).
 """
 
-from mis.judges._base import UNKNOWN, Judge, JudgeSettings, Reply, ask, identity, judge_model, score
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from mis.judges._verdict import Outcome, Verdict, VerdictParseError, outcome_of, parse_verdict
-from mis.judges.exact import exact_judge, exact_judge_names, is_exact, register_exact_judge
-from mis.judges.guard import llama_guard, llama_guard_prompt, parse_llama_guard
-from mis.judges.mcq import extract_letter, mcq_match, mcq_prompt
-from mis.judges.mis import DEFAULT_RUBRIC, mis_judge, rubric_text
-from mis.judges.mossbench import mossbench_judge, parse_mossbench
-from mis.judges.mssbench import mssbench_judge, parse_mssbench
-from mis.judges.refusal import is_refusal, refusal_match
-from mis.judges.siuo import parse_siuo, siuo_judge
+
+if TYPE_CHECKING:
+    from mis.judges._base import UNKNOWN, Judge, JudgeSettings, Reply, ask, identity, judge_model, score
+    from mis.judges.exact import exact_judge, exact_judge_names, is_exact, register_exact_judge
+    from mis.judges.guard import llama_guard, llama_guard_prompt, parse_llama_guard
+    from mis.judges.mcq import extract_letter, mcq_match, mcq_prompt
+    from mis.judges.mis import DEFAULT_RUBRIC, mis_judge, rubric_text
+    from mis.judges.mossbench import mossbench_judge, parse_mossbench
+    from mis.judges.mssbench import mssbench_judge, parse_mssbench
+    from mis.judges.refusal import is_refusal, refusal_match
+    from mis.judges.siuo import parse_siuo, siuo_judge
 
 __all__ = [
     "DEFAULT_RUBRIC",
@@ -58,3 +65,23 @@ __all__ = [
     "score",
     "siuo_judge",
 ]
+
+_LAZY = {
+    **dict.fromkeys(("UNKNOWN", "Judge", "JudgeSettings", "Reply", "ask", "identity", "judge_model", "score"),
+                    "_base"),
+    **dict.fromkeys(("exact_judge", "exact_judge_names", "is_exact", "register_exact_judge"), "exact"),
+    **dict.fromkeys(("llama_guard", "llama_guard_prompt", "parse_llama_guard"), "guard"),
+    **dict.fromkeys(("extract_letter", "mcq_match", "mcq_prompt"), "mcq"),
+    **dict.fromkeys(("DEFAULT_RUBRIC", "mis_judge", "rubric_text"), "mis"),
+    **dict.fromkeys(("mossbench_judge", "parse_mossbench"), "mossbench"),
+    **dict.fromkeys(("mssbench_judge", "parse_mssbench"), "mssbench"),
+    **dict.fromkeys(("is_refusal", "refusal_match"), "refusal"),
+    **dict.fromkeys(("parse_siuo", "siuo_judge"), "siuo"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a protocol module (and inspect) only when one of its names is used."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"mis.judges.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'mis.judges' has no attribute {name!r}")

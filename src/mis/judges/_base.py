@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from inspect_ai.model import ChatMessage, GenerateConfig, Model, get_model
-from inspect_ai.scorer import Score, Scorer
+from inspect_ai.scorer import Score, Scorer, Target
+from inspect_ai.solver import TaskState
 
 from mis._util.providers import key_args
 
@@ -198,3 +200,57 @@ def score(
         explanation=explanation if explanation is not None else (raw if isinstance(raw, str) else error),
         metadata={"label": label, "judge_raw": raw, "judge_error": error or None, **ident, **extra},
     )
+
+
+MessagesOf = Callable[[TaskState], Awaitable[list[ChatMessage]]]
+LabelOf = Callable[[str | None], tuple[str, dict[str, Any]]]
+
+
+def labelled_judge(
+    settings: JudgeSettings,
+    protocol: str,
+    prompt_sha256: str | None,
+    *,
+    messages: MessagesOf,
+    parse: LabelOf,
+    value: Callable[[str, TaskState], float],
+    expect: str,
+    empty: str | None = None,
+    max_tokens: int | None = None,
+    metadata_keys: tuple[str, ...] = (),
+    **config: Any,
+) -> Judge:
+    """A protocol of one judge request whose reply parses into a label (every benchmark judge but MIS's).
+
+    ``messages`` builds the request from the sample, ``parse`` turns the reply into ``(label, extra
+    metadata)`` (``unknown`` when it does not follow the protocol, with ``expect`` saying what was expected),
+    ``value`` is the number inspect shows for a label, and ``empty`` is the label an empty response gets
+    without a call (the SIUO and MOSSBench authors' rule).
+    """
+    budget = max_tokens or settings.max_tokens
+    ident = identity(
+        settings.model, protocol, prompt_sha256, temperature=settings.temperature, max_tokens=budget, **config
+    )
+    generate_config = settings.generate_config(max_tokens=budget)
+
+    async def run(state: TaskState, target: Target) -> Score:
+        response = state.output.completion
+        if empty is not None and not response.strip():
+            return score(
+                value(empty, state), empty, response, ident, rule=f"an empty response counts as {empty}"
+            )
+        model = judge_model(settings, generate_config)
+        reply = await ask(model, await messages(state), generate_config, settings.attempts)
+        label, extra = parse(reply.text) if reply.text is not None else (UNKNOWN, {})
+        error = reply.error or ("" if label != UNKNOWN else f"reply does not follow the protocol ({expect})")
+        return score(
+            value(label, state),
+            label,
+            response,
+            {**ident, "judge": settings.model or str(model)},
+            raw=reply.text,
+            error=error,
+            **extra,
+        )
+
+    return Judge(identity=ident, scorer=run, metadata_keys=metadata_keys)

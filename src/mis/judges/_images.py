@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from inspect_ai.model import ChatMessage, ChatMessageUser, Content, ContentImage, ContentText
 from inspect_ai.solver import TaskState
 
@@ -30,3 +32,15 @@ def images_then(text: str, images: list[str]) -> list[ChatMessage]:
     content: list[Content] = [ContentImage(image=p) for p in images]
     content.append(ContentText(text=text))
     return [ChatMessageUser(content=content)]
+
+
+Messages = Callable[[TaskState], Awaitable[list[ChatMessage]]]
+
+
+def image_prompt(prompt_of: Callable[[TaskState], str]) -> Messages:
+    """A request builder for judges that see the sample's images, then a prompt made from the sample."""
+
+    async def messages(state: TaskState) -> list[ChatMessage]:
+        return images_then(prompt_of(state), await sample_images(state))
+
+    return messages

@@ -5,6 +5,7 @@ Each file reads its benchmark's published layout into :class:`mis.data.Sample` r
 and summarise them; nothing here imports torch.
 """
 
+from mis.errors import UsageError
 from mis.eval.benchmarks import (  # noqa: F401  (each module registers its spec)
     figstep,
     general,
@@ -26,9 +27,26 @@ from mis.eval.benchmarks.mssbench import load_mssbench
 from mis.eval.benchmarks.siuo import load_siuo
 from mis.eval.benchmarks.transforms import IMAGE_MODES, apply_image_mode
 from mis.eval.benchmarks.vlguard import load_vlguard
+from mis.eval.spec import Benchmark, registry
+
+
+def registered() -> dict[str, Benchmark]:
+    """Every registered benchmark spec by name: the packaged ones and any a program registered."""
+    return registry()
+
+
+def get(name: str) -> Benchmark:
+    """The registered benchmark ``name`` (a clear error listing the registered ones otherwise)."""
+    specs = registry()
+    if name not in specs:
+        raise UsageError(f"unknown benchmark {name!r}; registered: {', '.join(sorted(specs))}")
+    return specs[name]
+
 
 __all__ = [
     "IMAGE_MODES",
+    "get",
+    "registered",
     "apply_image_mode",
     "load_figstep",
     "load_jailbreakv",

@@ -7,6 +7,7 @@ benchmark-specific fields go to ``metadata`` under their published names. Bad in
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import logging
@@ -39,6 +40,16 @@ def read_json(path: Path) -> Any:
         raise DataError(f"{path}: file not found") from None
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+
+
+def read_csv(path: Path, columns: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+    """``(line number, row)`` of a CSV with a header holding ``columns`` (a missing one names the file)."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        absent = [c for c in columns if c not in (reader.fieldnames or [])]
+        if absent:
+            raise fail(path, "header", absent[0], f"missing column (header: {reader.fieldnames})")
+        return list(enumerate(reader, start=2))
 
 
 def require(

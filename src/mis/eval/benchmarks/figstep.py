@@ -10,7 +10,6 @@ the row's ``question`` (recorded as ``judge_user_text``).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import textwrap
 from dataclasses import dataclass
@@ -19,9 +18,8 @@ from typing import Any
 
 from mis.data._schema import Sample
 from mis.errors import DataError
-from mis.eval.benchmarks._common import cache_root, fail, find_file, resolve_source, template
-from mis.eval.benchmarks._guarded import LABEL_RATES, guard_judges, summarize_asr
-from mis.eval.spec import Benchmark, JudgeContext, register
+from mis.eval.benchmarks._common import cache_root, fail, find_file, read_csv, resolve_source, template
+from mis.eval.benchmarks._guarded import GuardOptions, guarded
 
 COLUMNS = ("dataset", "category_id", "task_id", "category_name", "question", "instruction")
 SUBSETS = {"SafeBench": "safebench.csv", "SafeBench-Tiny": "SafeBench-Tiny.csv"}
@@ -108,14 +106,8 @@ def load_figstep(
     base = csv_path.parent.parent  # .../data
     published = base / "images" / subset
     regen_dir = image_dir or cache_root() / "figstep" / subset
-    with csv_path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        absent = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if absent:
-            raise fail(csv_path, "header", absent[0], f"missing column (header: {reader.fieldnames})")
-        rows = list(reader)
     samples: list[Sample] = []
-    for line, row in enumerate(rows, start=2):
+    for line, row in read_csv(csv_path, COLUMNS):
         rid = f"line {line}"
         for key in ("category_id", "task_id"):
             if not str(row[key]).strip().isdigit():
@@ -159,34 +151,18 @@ def load_figstep(
 
 
 @dataclass(frozen=True)
-class FigStepOptions:
+class FigStepOptions(GuardOptions):
     """FigStep's own options."""
 
     subset: str = "SafeBench"
     """SafeBench (500) or SafeBench-Tiny (50; same ids, never mix the two)."""
     regenerate: str = "missing"
     """missing: draw absent images; always: draw every image; never: keep the published paths."""
-    guard_mode: str | None = None
-    """chat or prompt for this benchmark only (default: the run's --guard-mode)."""
 
 
-def _load(data: str, options: FigStepOptions) -> list[Sample]:
-    return load_figstep(data, subset=options.subset, regenerate=options.regenerate)
-
-
-def _judges(ctx: JudgeContext, options: FigStepOptions) -> list[Any]:
-    return guard_judges(ctx, options.guard_mode)
-
-
-FIGSTEP = register(Benchmark(
-    name="figstep",
-    kind="attack",
-    description="FigStep / SafeBench (500): typographic image + benign prompt; Llama Guard 3 ASR.",
-    load=_load,
-    judges=_judges,
-    summarize=summarize_asr,
-    label_rates=LABEL_RATES,
-    headline="asr",
-    options=FigStepOptions,
-    image_check=True,
-))
+FIGSTEP = guarded(
+    "figstep",
+    "FigStep / SafeBench (500): typographic image + benign prompt; Llama Guard 3 ASR.",
+    lambda data, o: load_figstep(data, subset=o.subset, regenerate=o.regenerate),
+    FigStepOptions,
+)

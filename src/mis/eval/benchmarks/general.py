@@ -65,57 +65,61 @@ def _letter(value: Any, n: int, file: Path, rid: str, field: str) -> str:
     return letter
 
 
-def _mcq(
-    bench: str,
-    rid: str,
-    split: str,
-    question: str,
-    options: list[str],
-    answer: str,
-    images: list[str],
-    category: str | None = None,
-    **meta: Any,
-) -> Sample:
-    return Sample(
-        id=rid,
-        split=split,
-        question=question,
-        images=images,
-        target=answer,
-        category=category,
-        metadata={"benchmark": bench, "options": options, "answer": answer, **meta},
-    )
+@dataclass(frozen=True)
+class _Item:
+    """What one published record says: the question, its options, answer, image cells and extra fields."""
+
+    question: str
+    options: list[str]
+    answer: str
+    images: list[str]
+    category: str | None = None
+    meta: dict[str, Any] | None = None
+
+
+def _sample(bench: str, rid: str, split: str, item: _Item) -> Sample:
+    meta = {"benchmark": bench, "options": item.options, "answer": item.answer, **(item.meta or {})}
+    return Sample(id=rid, split=split, question=item.question, images=item.images, target=item.answer,
+                  category=item.category, metadata=meta)
+
+
+RowParser = Callable[[dict[str, Any], str, Callable[[list[Any], str], list[str]], Path], _Item]
+
+
+def _from_parquet(bench: str, source: str | Path, split: str, id_key: str, parse: RowParser, *,
+                  by_split: bool = True) -> list[Sample]:
+    """Every row of a benchmark's parquet files through ``parse`` (images written once to the cache)."""
+    root = resolve_source(source)
+    files = parquet_files(root, split if by_split else None)
+    folder = image_cache_dir(bench, root)
+    out = []
+    for k, row in enumerate(read_parquet_rows(files)):
+        rid = str(row.get(id_key, k))
+
+        def images(cells: list[Any], field: str, rid: str = rid) -> list[str]:
+            return _images(cells, folder, files[0], rid, field)
+
+        out.append(_sample(bench, rid, split, parse(row, rid, images, files[0])))
+    return out
 
 
 # -- loaders ------------------------------------------------------------------------------------------
+def _qbench_row(row: dict[str, Any], rid: str, images: Callable[..., list[str]], file: Path) -> _Item:
+    options = [str(row[f"option{i}"]) for i in range(4) if row.get(f"option{i}") not in (None, "N/A", "")]
+    if "correct_choice" not in row:
+        raise fail(file, rid, "correct_choice", "missing")
+    return _Item(str(row["question"]), options, _letter(row["correct_choice"], len(options), file, rid,
+                 "correct_choice"), images([row["image"]], "image"), str(row.get("question_concern")),
+                 {"question_type": row.get("question_type")})
+
+
 def load_qbench(source: str | Path, *, split: str = "test") -> list[Sample]:
     """Q-Bench LLVisionQA: ``q-future/Q-Bench-HF`` parquet, or ``llvisionqa_<split>.json`` + images."""
     root = resolve_source(source)
     json_file = root if root.suffix == ".json" else root / f"llvisionqa_{split}.json"
     if json_file.is_file():
         return _qbench_json(json_file, split)
-    files = parquet_files(root, split)
-    folder = image_cache_dir("qbench", root)
-    out = []
-    for k, row in enumerate(read_parquet_rows(files)):
-        rid = str(row.get("id", k))
-        options = [str(row[f"option{i}"]) for i in range(4) if row.get(f"option{i}") not in (None, "N/A", "")]
-        if "correct_choice" not in row:
-            raise fail(files[0], rid, "correct_choice", "missing")
-        out.append(
-            _mcq(
-                "qbench",
-                rid,
-                split,
-                str(row["question"]),
-                options,
-                _letter(row["correct_choice"], len(options), files[0], rid, "correct_choice"),
-                _images([row["image"]], folder, files[0], rid, "image"),
-                category=str(row.get("question_concern")),
-                question_type=row.get("question_type"),
-            )
-        )
-    return out
+    return _from_parquet("qbench", root, split, "id", _qbench_row)
 
 
 def _qbench_json(path: Path, split: str) -> list[Sample]:
@@ -133,140 +137,71 @@ def _qbench_json(path: Path, split: str) -> list[Sample]:
         if rec["correct_ans"] not in options:
             raise fail(path, rid, "correct_ans", f"{rec['correct_ans']!r} is not one of the candidates")
         answer = LETTERS[options.index(rec["correct_ans"])]
-        out.append(
-            _mcq(
-                "qbench",
-                rid,
-                split,
-                rec["question"],
-                options,
-                answer,
-                [str(image_dir / rec["img_path"])],
-                category=str(rec.get("concern")),
-                question_type=rec.get("type"),
-            )
-        )
+        item = _Item(rec["question"], options, answer, [str(image_dir / rec["img_path"])],
+                     str(rec.get("concern")), {"question_type": rec.get("type")})
+        out.append(_sample("qbench", rid, split, item))
     return out
+
+
+def _mmstar_row(row: dict[str, Any], rid: str, images: Callable[..., list[str]], file: Path) -> _Item:
+    options = parse_embedded_options(str(row["question"]))
+    answer = _letter(row["answer"], len(options) or 4, file, rid, "answer")
+    return _Item(str(row["question"]), options, answer,
+                 images([row["image"]], "image"), row.get("category"),
+                 {"l2_category": row.get("l2_category"), "embedded_options": True})
 
 
 def load_mmstar(source: str | Path, *, split: str = "val") -> list[Sample]:
     """MMStar (``Lin-Chen/MMStar``): options are embedded in ``question``; ``answer`` is a letter."""
-    root = resolve_source(source)
-    files = parquet_files(root)
-    folder = image_cache_dir("mmstar", root)
-    out = []
-    for k, row in enumerate(read_parquet_rows(files)):
-        rid = str(row.get("index", k))
-        options = parse_embedded_options(str(row["question"]))
-        n = len(options) or 4
-        out.append(
-            _mcq(
-                "mmstar",
-                rid,
-                split,
-                str(row["question"]),
-                options,
-                _letter(row["answer"], n, files[0], rid, "answer"),
-                _images([row["image"]], folder, files[0], rid, "image"),
-                category=row.get("category"),
-                l2_category=row.get("l2_category"),
-                embedded_options=True,
-            )
-        )
-    return out
+    return _from_parquet("mmstar", source, split, "index", _mmstar_row, by_split=False)
+
+
+def _mmmu_row(row: dict[str, Any], rid: str, images: Callable[..., list[str]], file: Path) -> _Item:
+    try:
+        options = [str(o) for o in ast.literal_eval(row["options"] or "[]")]
+    except (ValueError, SyntaxError) as exc:
+        raise fail(file, rid, "options", f"not a list literal: {exc}") from None
+    cells = [row[f"image_{i}"] for i in range(1, 8) if row.get(f"image_{i}") is not None]
+    kind = str(row.get("question_type") or ("multiple-choice" if options else "open"))
+    mcq = kind == "multiple-choice"
+    answer = _letter(row["answer"], len(options), file, rid, "answer") if mcq else str(row["answer"])
+    subject = rid.split("_", 1)[1].rsplit("_", 1)[0] if rid.count("_") >= 2 else None
+    return _Item(str(row["question"]), options if mcq else [], answer, images(cells, "image_k"), subject,
+                 {"question_type": kind, "subfield": row.get("subfield")})
 
 
 def load_mmmu(source: str | Path, *, split: str = "validation") -> list[Sample]:
     """MMMU (``MMMU/MMMU`` subject configs or a merged copy): ``options`` is a Python list literal."""
-    root = resolve_source(source)
-    files = parquet_files(root, split)
-    folder = image_cache_dir("mmmu", root)
-    out = []
-    for row in read_parquet_rows(files):
-        rid = str(row["id"])
-        try:
-            options = [str(o) for o in ast.literal_eval(row["options"] or "[]")]
-        except (ValueError, SyntaxError) as exc:
-            raise fail(files[0], rid, "options", f"not a list literal: {exc}") from None
-        cells = [row[f"image_{i}"] for i in range(1, 8) if row.get(f"image_{i}") is not None]
-        images = _images(cells, folder, files[0], rid, "image_k")
-        kind = str(row.get("question_type") or ("multiple-choice" if options else "open"))
-        if kind == "multiple-choice":
-            answer = _letter(row["answer"], len(options), files[0], rid, "answer")
-        else:
-            answer = str(row["answer"])
-        subject = rid.split("_", 1)[1].rsplit("_", 1)[0] if rid.count("_") >= 2 else None
-        out.append(
-            _mcq(
-                "mmmu",
-                rid,
-                split,
-                str(row["question"]),
-                options if kind == "multiple-choice" else [],
-                answer,
-                images,
-                category=subject,
-                question_type=kind,
-                subfield=row.get("subfield"),
-            )
-        )
-    return out
+    return _from_parquet("mmmu", source, split, "id", _mmmu_row)
+
+
+def _muirbench_row(row: dict[str, Any], rid: str, images: Callable[..., list[str]], file: Path) -> _Item:
+    options = [str(o) for o in row["options"]]
+    return _Item(str(row["question"]), options, _letter(row["answer"], len(options), file, rid, "answer"),
+                 images(list(row["image_list"]), "image_list"), row.get("task"),
+                 {"image_relation": row.get("image_relation")})
 
 
 def load_muirbench(source: str | Path, *, split: str = "test") -> list[Sample]:
     """MuirBench (``MUIRBENCH/MUIRBENCH``): ``options`` list, ``answer`` letter, ``image_list`` 2+ images."""
-    root = resolve_source(source)
-    files = parquet_files(root, split)
-    folder = image_cache_dir("muirbench", root)
-    out = []
-    for k, row in enumerate(read_parquet_rows(files)):
-        rid = str(row.get("idx", k))
-        options = [str(o) for o in row["options"]]
-        out.append(
-            _mcq(
-                "muirbench",
-                rid,
-                split,
-                str(row["question"]),
-                options,
-                _letter(row["answer"], len(options), files[0], rid, "answer"),
-                _images(list(row["image_list"]), folder, files[0], rid, "image_list"),
-                category=row.get("task"),
-                image_relation=row.get("image_relation"),
-            )
-        )
-    return out
+    return _from_parquet("muirbench", source, split, "idx", _muirbench_row)
+
+
+def _mmt_row(row: dict[str, Any], rid: str, images: Callable[..., list[str]], file: Path) -> _Item:
+    options = []
+    for ch in "ABCDEFGHI":
+        value = row.get(ch)
+        if value is None or str(value).strip() in ("", "nan", "None"):
+            break
+        options.append(str(value))
+    cells = row["image"] if isinstance(row["image"], list) else [row["image"]]
+    return _Item(str(row["question"]), options, _letter(row["answer"], len(options), file, rid, "answer"),
+                 images(cells, "image"), row.get("category"), {"l2_category": row.get("l2-category")})
 
 
 def load_mmt_mi(source: str | Path, *, split: str = "val") -> list[Sample]:
     """MMT-Bench multi-image (``lmms-lab/MMT_MI-Benchmark``): options in columns ``A``..``I``."""
-    root = resolve_source(source)
-    files = parquet_files(root, split)
-    folder = image_cache_dir("mmt_mi", root)
-    out = []
-    for k, row in enumerate(read_parquet_rows(files)):
-        rid = str(row.get("index", k))
-        options = []
-        for ch in "ABCDEFGHI":
-            value = row.get(ch)
-            if value is None or str(value).strip() in ("", "nan", "None"):
-                break
-            options.append(str(value))
-        cells = row["image"] if isinstance(row["image"], list) else [row["image"]]
-        out.append(
-            _mcq(
-                "mmt_mi",
-                rid,
-                split,
-                str(row["question"]),
-                options,
-                _letter(row["answer"], len(options), files[0], rid, "answer"),
-                _images(cells, folder, files[0], rid, "image"),
-                category=row.get("category"),
-                l2_category=row.get("l2-category"),
-            )
-        )
-    return out
+    return _from_parquet("mmt_mi", source, split, "index", _mmt_row)
 
 
 @dataclass(frozen=True)
@@ -302,19 +237,10 @@ def _judges(ctx: JudgeContext, options: Any) -> list[Judge]:
 
 def _spec(name: str, loader: Callable[..., list[Sample]], description: str) -> Benchmark:
     return register(Benchmark(
-        name=name,
-        kind="general",
-        description=description,
-        load=lambda data, options: loader(data, split=options.split or DEFAULT_SPLIT[name]),
-        judges=_judges,
-        summarize=summarize,
-        headline="accuracy",
-        higher_is_better=True,
-        options=GeneralOptions,
-        text=text,
-        target=lambda s: s.target or "",
-        max_tokens=64,
-    ))
+        name=name, kind="general", description=description,
+        load=lambda data, options: loader(data, split=options.split or DEFAULT_SPLIT[name]), judges=_judges,
+        summarize=summarize, headline="accuracy", higher_is_better=True, options=GeneralOptions, text=text,
+        target=lambda s: s.target or "", max_tokens=64))
 
 
 QBENCH = _spec("qbench", load_qbench, "Q-Bench LLVisionQA (multiple choice, 1 image); accuracy.")

@@ -10,16 +10,13 @@ image_path, from, selected_mini, transfer_from_llm``; ``image_path`` is relative
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from mis.data._schema import Sample
 from mis.errors import DataError
-from mis.eval.benchmarks._common import fail, find_file, resolve_source
-from mis.eval.benchmarks._guarded import LABEL_RATES, guard_judges, summarize_asr
-from mis.eval.spec import Benchmark, JudgeContext, register
+from mis.eval.benchmarks._common import fail, find_file, read_csv, resolve_source
+from mis.eval.benchmarks._guarded import GuardOptions, guarded
 
 COLUMNS = ("id", "jailbreak_query", "redteam_query", "format", "policy", "image_path")
 CSV_CANDIDATES = (
@@ -36,15 +33,9 @@ def load_jailbreakv(source: str | Path, *, csv_name: str | None = None) -> list[
     root = resolve_source(source, allow_patterns=["*.csv", "JailBreakV_28K/*.csv", "JailBreakV_28K/**"])
     path = find_file(root, [csv_name] if csv_name else CSV_CANDIDATES, "JailBreakV mini CSV")
     base = path.parent
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        absent = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if absent:
-            raise fail(path, "header", absent[0], f"missing column (header: {reader.fieldnames})")
-        rows = list(reader)
     samples: list[Sample] = []
     seen: set[str] = set()
-    for line, row in enumerate(rows, start=2):
+    for line, row in read_csv(path, COLUMNS):
         rid = str(row["id"]).strip()
         if not rid:
             raise fail(path, f"line {line}", "id", "empty")
@@ -86,31 +77,16 @@ def _image(base: Path, rel: str) -> Path:
 
 
 @dataclass(frozen=True)
-class JailBreakVOptions:
+class JailBreakVOptions(GuardOptions):
     """JailBreakV's own options."""
 
     policy: str = "llama-guard-3"
     """llama-guard-3 (S1-S14) or jailbreakv (O1-O16; needs the guard in prompt mode)."""
-    guard_mode: str | None = None
-    """chat or prompt for this benchmark only (default: the run's --guard-mode)."""
 
 
-def _load(data: str, options: JailBreakVOptions) -> list[Sample]:
-    return load_jailbreakv(data)
-
-
-def _judges(ctx: JudgeContext, options: JailBreakVOptions) -> list[Any]:
-    return guard_judges(ctx, options.guard_mode, policy=options.policy)
-
-
-JAILBREAKV_MINI = register(Benchmark(
-    name="jailbreakv_mini",
-    kind="attack",
-    description="JailBreakV-28K mini (280): jailbreak prompts with images; Llama Guard ASR.",
-    load=_load,
-    judges=_judges,
-    summarize=summarize_asr,
-    label_rates=LABEL_RATES,
-    headline="asr",
-    options=JailBreakVOptions,
-))
+JAILBREAKV_MINI = guarded(
+    "jailbreakv_mini",
+    "JailBreakV-28K mini (280): jailbreak prompts with images; Llama Guard ASR.",
+    lambda data, o: load_jailbreakv(data),
+    JailBreakVOptions,
+)

@@ -26,6 +26,9 @@ TEST_SPLITS: tuple[str, ...] = ("easy", "hard", "real")
 #: Splits where the request is benign: refusing is over-refusal (MIS-mini's controls).
 CONTROL_SPLITS: tuple[str, ...] = ("benign", "white")
 PROMPTS = "templates/eval/prompts"
+#: What inspect shows while MIS runs: each rate counts one outcome.
+LABEL_RATES = {"asr": ("attack_success",), "hr": ("hallucination",), "rsr": ("safe_reasoning",),
+               "rr": ("refusal",), "unknown": ("unknown",)}
 
 
 @dataclass(frozen=True)
@@ -122,27 +125,11 @@ def identity(options: MISOptions) -> dict[str, Any]:
     return {"prompt_sha256": sha256_text(prompt_template(options.prompt))}
 
 
-MIS = register(
-    Benchmark(
-        name="mis",
-        kind="attack",
-        description="MIS easy/hard/real: two images, a question harmful only in combination; ASR.",
-        load=load,
-        judges=judges,
-        summarize=summarize,
-        headline="asr",
-        options=MISOptions,
-        text=text,
-        default_data=DEFAULT_DATA,
-        task_name=task_name,
-        aliases={"mis_easy": {"split": "easy"}, "mis_hard": {"split": "hard"}, "mis_real": {"split": "real"}},
-        identity=identity,
-        label_rates={
-            "asr": ("attack_success",),
-            "hr": ("hallucination",),
-            "rsr": ("safe_reasoning",),
-            "rr": ("refusal",),
-            "unknown": ("unknown",),
-        },
-    )
-)
+MIS = register(Benchmark(
+    name="mis", kind="attack",
+    description="MIS easy/hard/real: two images, a question harmful only in combination; ASR.", load=load,
+    judges=judges, summarize=summarize, headline="asr", options=MISOptions, text=text,
+    default_data=DEFAULT_DATA, task_name=task_name,
+    aliases={"mis_easy": {"split": "easy"}, "mis_hard": {"split": "hard"}, "mis_real": {"split": "real"}},
+    identity=identity,
+    label_rates=LABEL_RATES))

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from mis.data._schema import Sample
 from mis.errors import DataError
 from mis.eval.benchmarks._common import fail, read_json, resolve_source
-from mis.eval.benchmarks._guarded import LABEL_RATES, guard_judges, summarize_asr
-from mis.eval.spec import Benchmark, JudgeContext, register
+from mis.eval.benchmarks._guarded import GuardOptions, guarded
 
 SCENARIOS: tuple[str, ...] = (
     "01-Illegal_Activitiy",
@@ -51,9 +49,7 @@ def _questions_dir(root: Path) -> Path:
         d = root / rel
         if d.is_dir() and any(d.glob("*.json")) and any((d / f"{sc}.json").is_file() for sc in SCENARIOS):
             return d
-    raise DataError(
-        f"{root}: no MM-SafetyBench question files (data/processed_questions/<scenario>.json)"
-    )
+    raise DataError(f"{root}: no MM-SafetyBench question files (data/processed_questions/<scenario>.json)")
 
 
 def _images_dir(root: Path, questions: Path) -> Path:
@@ -137,33 +133,18 @@ def load_mmsafety(
 
 
 @dataclass(frozen=True)
-class MMSafetyOptions:
+class MMSafetyOptions(GuardOptions):
     """MM-SafetyBench's own options."""
 
     image_type: str = "SD_TYPO"
     """SD_TYPO (the paper's setting, 1,680), SD or TYPO."""
     tiny: bool = False
     """Only the ids of TinyVersion_ID_List.json (168)."""
-    guard_mode: str | None = None
-    """chat or prompt for this benchmark only (default: the run's --guard-mode)."""
 
 
-def _load(data: str, options: MMSafetyOptions) -> list[Sample]:
-    return load_mmsafety(data, image_type=options.image_type, tiny=options.tiny)
-
-
-def _judges(ctx: JudgeContext, options: MMSafetyOptions) -> list[Any]:
-    return guard_judges(ctx, options.guard_mode)
-
-
-MM_SAFETYBENCH = register(Benchmark(
-    name="mm_safetybench",
-    kind="attack",
-    description="MM-SafetyBench SD+TYPO (1,680): query-relevant images; Llama Guard 3 ASR.",
-    load=_load,
-    judges=_judges,
-    summarize=summarize_asr,
-    label_rates=LABEL_RATES,
-    headline="asr",
-    options=MMSafetyOptions,
-))
+MM_SAFETYBENCH = guarded(
+    "mm_safetybench",
+    "MM-SafetyBench SD+TYPO (1,680): query-relevant images; Llama Guard 3 ASR.",
+    lambda data, o: load_mmsafety(data, image_type=o.image_type, tiny=o.tiny),
+    MMSafetyOptions,
+)

@@ -104,13 +104,8 @@ def refusal_judges(ctx: JudgeContext, options: Any = None) -> list[Judge]:
 
 
 MOSSBENCH = register(Benchmark(
-    name="mossbench",
-    kind="over_refusal",
+    name="mossbench", kind="over_refusal",
     description="MOSSBench (300 benign queries that look risky); refusal rate (lower is better).",
-    load=lambda data, options: load_mossbench(data, contrast=options.contrast),
-    judges=refusal_judges,
-    summarize=summarize,
-    headline="refusal_rate",
-    options=MOSSBenchOptions,
-    label_rates={"refusal_rate": ("refusal",), "unknown": ("unknown",)},
-))
+    load=lambda data, options: load_mossbench(data, contrast=options.contrast), judges=refusal_judges,
+    summarize=summarize, headline="refusal_rate", options=MOSSBenchOptions,
+    label_rates={"refusal_rate": ("refusal",), "unknown": ("unknown",)}))

@@ -106,15 +106,9 @@ def _judges(ctx: JudgeContext, options: MSSBenchOptions) -> list[Judge]:
 
 
 MSSBENCH_CHAT = register(Benchmark(
-    name="mssbench_chat",
-    kind="attack",
+    name="mssbench_chat", kind="attack",
     description="MSSBench chat: the same query in a safe and an unsafe situation; two accuracies.",
-    load=lambda data, options: load_mssbench(data, situations=_situations(options)),
-    judges=_judges,
-    summarize=summarize,
-    headline="unsafe_acc",
-    higher_is_better=True,
-    options=MSSBenchOptions,
+    load=lambda data, options: load_mssbench(data, situations=_situations(options)), judges=_judges,
+    summarize=summarize, headline="unsafe_acc", higher_is_better=True, options=MSSBenchOptions,
     text=lambda sample, options: chat_prompt(sample.question),
-    row=lambda meta: {"situation": meta.get("situation")},
-))
+    row=lambda meta: {"situation": meta.get("situation")}))

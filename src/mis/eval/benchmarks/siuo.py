@@ -94,14 +94,7 @@ def _judges(ctx: JudgeContext, options: Any) -> list[Judge]:
 
 
 SIUO = register(Benchmark(
-    name="siuo",
-    kind="attack",
+    name="siuo", kind="attack",
     description="SIUO (167): safe inputs, unsafe outputs; safe rate by SIUO's GPT-4o judge protocol.",
-    load=lambda data, options: load_siuo(data),
-    judges=_judges,
-    summarize=summarize,
-    headline="safe_rate",
-    higher_is_better=True,
-    options=NoOptions,
-    label_rates={"safe": ("safe",), "unknown": ("unknown",)},
-))
+    load=lambda data, options: load_siuo(data), judges=_judges, summarize=summarize, headline="safe_rate",
+    higher_is_better=True, options=NoOptions, label_rates={"safe": ("safe",), "unknown": ("unknown",)}))

@@ -102,20 +102,17 @@ def summarize(rows: list[dict[str, Any]], options: Any, bootstrap: int) -> dict[
     return {"metrics": metrics, "by_category": by_split}
 
 
+def _subsets(options: VLGuardOptions) -> tuple[str, ...]:
+    return tuple(s.strip() for s in options.subsets.split(",") if s.strip())
+
+
 def _judges(ctx: JudgeContext, options: Any) -> list[Judge]:
     return [refusal_match()]
 
 
 VLGUARD = register(Benchmark(
-    name="vlguard",
-    kind="attack",
+    name="vlguard", kind="attack",
     description="VLGuard test: ASR by the authors' refusal string match (per subset).",
-    load=lambda data, options: load_vlguard(data, subsets=tuple(
-        s.strip() for s in options.subsets.split(",") if s.strip())),
-    judges=_judges,
-    summarize=summarize,
-    headline="asr",
-    options=VLGuardOptions,
-    max_tokens=256,
-    label_rates={"refusal_rate": ("refusal",)},
-))
+    load=lambda data, options: load_vlguard(data, subsets=_subsets(options)),
+    judges=_judges, summarize=summarize, headline="asr", options=VLGuardOptions, max_tokens=256,
+    label_rates={"refusal_rate": ("refusal",)}))

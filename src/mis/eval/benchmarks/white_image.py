@@ -79,19 +79,9 @@ def summarize(rows: list[dict[str, Any]], options: Any, bootstrap: int) -> dict[
     return {"metrics": metrics, "by_category": by_group(white, "category", refusal_rate), "splits": splits}
 
 
-WHITE_IMAGE = register(
-    Benchmark(
-        name="white_image",
-        kind="over_refusal",
-        description="White-image test: a safe instruction with its image / a white one / none; refusals.",
-        load=load,
-        judges=refusal_judges,
-        summarize=summarize,
-        headline="refusal_rate",
-        options=WhiteImageOptions,
-        text=text,
-        data_key="mssbench_chat",
-        row=lambda meta: {"image_mode": meta.get("image_mode", "original")},
-        label_rates={"refusal_rate": ("refusal",), "unknown": ("unknown",)},
-    )
-)
+WHITE_IMAGE = register(Benchmark(
+    name="white_image", kind="over_refusal",
+    description="White-image test: a safe instruction with its image / a white one / none; refusals.",
+    load=load, judges=refusal_judges, summarize=summarize, headline="refusal_rate", options=WhiteImageOptions,
+    text=text, data_key="mssbench_chat", row=lambda meta: {"image_mode": meta.get("image_mode", "original")},
+    label_rates={"refusal_rate": ("refusal",), "unknown": ("unknown",)}))
