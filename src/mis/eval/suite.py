@@ -50,13 +50,11 @@ def members(suite: str, only: list[str] | None, data: Mapping[str, str]) -> list
             f"--data: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
     chosen = list(SUITES[suite])
-    if only:
-        bad = [b for b in only if b not in chosen]
+    if only:  # any registered benchmark, in or out of the suite (a benchmark of your own, say)
+        bad = [b for b in only if b not in specs]
         if bad:
-            raise UsageError(
-                f"benchmark(s) {', '.join(bad)} are not in suite {suite!r} ({', '.join(chosen)})"
-            )
-        chosen = [b for b in chosen if b in only]
+            raise UsageError(f"unknown benchmark(s) {', '.join(bad)}; registered: {', '.join(sorted(specs))}")
+        chosen = list(dict.fromkeys(only))
     out = []
     for name in chosen:
         spec = specs[name]
