@@ -61,3 +61,23 @@ def test_models_page_matches_the_family_presets() -> None:
     assert FAMILIES["internvl2_5"].vllm_serve_command("Tuwhy/InternVL2.5-8B-MIRage") in serve_lines
     assert "hfvlm/Tuwhy/Qwen2-VL-7B-MIRage" in text
     assert re.search(r"^## Tiny models", text, re.M)  # the tiny-models helper's section is kept
+
+
+@pytest.mark.slow
+def test_architecture_walkthroughs_run_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """docs/architecture.md: adding a benchmark and adding a judge, every python block in order."""
+    text = (DOCS / "architecture.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    assert len(blocks) == 3
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for k, code in enumerate(blocks):
+        exec(compile(code, f"docs/architecture.md[{k}]", "exec"), namespace)  # noqa: S102 - the documented code
+    out = capsys.readouterr().out
+    assert "{'metric': 'refusal_rate', 'value': 0.0, 'higher_is_better': False}" in out
+    assert "colour-named 64" in out
+    results = json.loads((tmp_path / "runs/tiles/tiles/results.json").read_text())
+    assert results["benchmark"] == "tiles" and results["kind"] == "over_refusal" and results["n"] == 3
+    for path in re.findall(r"`(src/mis/[^`]+?\.(?:py|jinja|yaml))`", text):  # the files the table names exist
+        if "<" not in path:
+            assert (DOCS.parent / path).is_file(), path

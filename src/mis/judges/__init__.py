@@ -19,7 +19,18 @@ from typing import TYPE_CHECKING, Any
 from mis.judges._verdict import Outcome, Verdict, VerdictParseError, outcome_of, parse_verdict
 
 if TYPE_CHECKING:
-    from mis.judges._base import UNKNOWN, Judge, JudgeSettings, Reply, ask, identity, judge_model, score
+    from mis.judges._base import (
+        UNKNOWN,
+        Judge,
+        JudgeSettings,
+        Reply,
+        ask,
+        identity,
+        judge_model,
+        labelled_judge,
+        score,
+    )
+    from mis.judges._images import image_prompt, images_then, sample_images
     from mis.judges.exact import exact_judge, exact_judge_names, is_exact, register_exact_judge
     from mis.judges.guard import llama_guard, llama_guard_prompt, parse_llama_guard
     from mis.judges.mcq import extract_letter, mcq_match, mcq_prompt
@@ -43,9 +54,12 @@ __all__ = [
     "exact_judge_names",
     "extract_letter",
     "identity",
+    "image_prompt",
+    "images_then",
     "is_exact",
     "is_refusal",
     "judge_model",
+    "labelled_judge",
     "llama_guard",
     "llama_guard_prompt",
     "mcq_match",
@@ -62,13 +76,15 @@ __all__ = [
     "refusal_match",
     "register_exact_judge",
     "rubric_text",
+    "sample_images",
     "score",
     "siuo_judge",
 ]
 
 _LAZY = {
-    **dict.fromkeys(("UNKNOWN", "Judge", "JudgeSettings", "Reply", "ask", "identity", "judge_model", "score"),
-                    "_base"),
+    **dict.fromkeys(("UNKNOWN", "Judge", "JudgeSettings", "Reply", "ask", "identity", "judge_model",
+                     "labelled_judge", "score"), "_base"),
+    **dict.fromkeys(("image_prompt", "images_then", "sample_images"), "_images"),
     **dict.fromkeys(("exact_judge", "exact_judge_names", "is_exact", "register_exact_judge"), "exact"),
     **dict.fromkeys(("llama_guard", "llama_guard_prompt", "parse_llama_guard"), "guard"),
     **dict.fromkeys(("extract_letter", "mcq_match", "mcq_prompt"), "mcq"),

@@ -5,6 +5,9 @@ Each file reads its benchmark's published layout into :class:`mis.data.Sample` r
 and summarise them; nothing here imports torch.
 """
 
+import logging
+from importlib.metadata import entry_points
+
 from mis.errors import UsageError
 from mis.eval.benchmarks import (  # noqa: F401  (each module registers its spec)
     figstep,
@@ -27,17 +30,40 @@ from mis.eval.benchmarks.mssbench import load_mssbench
 from mis.eval.benchmarks.siuo import load_siuo
 from mis.eval.benchmarks.transforms import IMAGE_MODES, apply_image_mode
 from mis.eval.benchmarks.vlguard import load_vlguard
-from mis.eval.spec import Benchmark, registry
+from mis.eval.spec import Benchmark, register, registry
+
+logger = logging.getLogger(__name__)
+
+#: Entry-point group of third-party benchmarks: each entry point names a :class:`Benchmark` (or a module
+#: that registers one when imported), so `mis bench run --only NAME` finds it without mis knowing it.
+ENTRY_POINT_GROUP = "mis.benchmarks"
+_plugins_loaded = False
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = ep.load()
+        except Exception as exc:  # noqa: BLE001 - one broken plug-in must not hide the others; it is named
+            logger.warning("benchmark plug-in %s (%s) failed to load: %s", ep.name, ep.value, exc)
+            continue
+        if isinstance(obj, Benchmark) and obj.name not in registry():
+            register(obj)
 
 
 def registered() -> dict[str, Benchmark]:
-    """Every registered benchmark spec by name: the packaged ones and any a program registered."""
+    """Every registered benchmark spec by name: the packaged ones, installed plug-ins, any a program added."""
+    _load_plugins()
     return registry()
 
 
 def get(name: str) -> Benchmark:
     """The registered benchmark ``name`` (a clear error listing the registered ones otherwise)."""
-    specs = registry()
+    specs = registered()
     if name not in specs:
         raise UsageError(f"unknown benchmark {name!r}; registered: {', '.join(sorted(specs))}")
     return specs[name]
