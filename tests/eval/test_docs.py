@@ -64,7 +64,8 @@ def test_models_page_matches_the_family_presets() -> None:
 
 
 @pytest.mark.slow
-def test_architecture_walkthroughs_run_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_architecture_walkthroughs_run_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """docs/architecture.md: adding a benchmark and adding a judge, every python block in order."""
     text = (DOCS / "architecture.md").read_text()
     blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
