@@ -11,6 +11,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from mis.errors import ConfigError
+
+__all__ = ["MODEL_STEPS", "PROMPT_STEPS", "STAGES", "BuildConfig", "ConfigError", "StepModel", "T2IConfig",
+           "config_from_dict", "load_config"]
+
 #: Model-calling steps, in pipeline order, with whether they see images.
 MODEL_STEPS: dict[str, bool] = {
     "extract": False,
@@ -28,8 +33,6 @@ PROMPT_STEPS: tuple[str, ...] = (*MODEL_STEPS, "render")
 STAGES: tuple[str, ...] = ("extract", "refine", "render", "split", "review", "label")
 
 
-class ConfigError(ValueError):
-    """A build configuration is invalid; the message names the field and the fix."""
 
 
 @dataclass

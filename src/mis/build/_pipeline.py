@@ -23,6 +23,7 @@ from mis.build._runner import Context, EventSink, Stage, run_stage
 from mis.build._split import SPLITS, Label, Review, Split, load_decisions
 from mis.build._stages import Extract, Refine, Render
 from mis.build._store import Record, RequestCache, StageStore, write_json_atomic
+from mis.errors import UsageError
 
 STAGE_CLASSES: tuple[type[Stage], ...] = (Extract, Refine, Render, Split, Review, Label)
 MANIFEST = "manifest.json"
@@ -69,7 +70,7 @@ class BuildResult:
         return self.out / MANIFEST
 
 
-class BuildError(RuntimeError):
+class BuildError(UsageError):
     """The build cannot start (bad output folder, stale stage); the message says how to fix it."""
 
 

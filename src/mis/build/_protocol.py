@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from mis.errors import RunStopped
+
 if TYPE_CHECKING:
     from PIL.Image import Image
 
 
-class BackendError(RuntimeError):
+class BackendError(RunStopped):
     """A backend could not answer (transport error, server error, missing dependency).
 
     The record is not marked done: a rerun retries it. Malformed answers are not BackendErrors;

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mis.build._split import REVIEW_DECISIONS, decisions_path
 from mis.build._store import StageStore, write_json_atomic
+from mis.errors import DataError
 
 COLUMNS = (
     "id",
@@ -25,7 +26,7 @@ COLUMNS = (
 )
 
 
-class ReviewError(ValueError):
+class ReviewError(DataError):
     """A review file is unusable; the message names file, row and field."""
 
 

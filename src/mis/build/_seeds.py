@@ -13,13 +13,14 @@ from typing import Any
 
 from mis.build._protocol import file_sha256
 from mis.build._store import Record, stable_hash
+from mis.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 TEXT_FIELDS = ("query", "question", "text", "prompt", "instruction")
 IMAGE_FIELDS = ("image", "image_path", "image_path1")
 
 
-class SeedError(ValueError):
+class SeedError(DataError):
     """A seed file is unusable; the message names the file, line and field."""
 
 

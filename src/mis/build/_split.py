@@ -19,6 +19,7 @@ from mis.build._runner import Context, Result, Stage
 from mis.build._stages import previous
 from mis.build._store import Record, sha256_text
 from mis.data import PARENT, SUB_CATEGORIES, TAXONOMY, category_problem
+from mis.errors import RunStopped
 
 SPLITS = ("train", "easy", "hard")
 REVIEW_DECISIONS = ("keep", "drop", *SPLITS)
@@ -115,7 +116,7 @@ def load_decisions(out: Path) -> dict[str, dict[str, str]] | None:
     return json.loads(path.read_text(encoding="utf-8"))["decisions"]  # type: ignore[no-any-return]
 
 
-class AwaitingReview(RuntimeError):
+class AwaitingReview(RunStopped):
     """``require_review`` is set and no decisions were imported yet."""
 
 

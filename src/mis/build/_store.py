@@ -23,6 +23,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from mis.errors import UsageError
+
 Record = dict[str, Any]
 
 
@@ -168,7 +170,7 @@ class StageStore:
         return self._committed(self.dropped_path, "dropped")
 
 
-class StaleStageError(RuntimeError):
+class StaleStageError(UsageError):
     """Existing stage output was made with a different configuration."""
 
 
