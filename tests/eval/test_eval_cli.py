@@ -62,13 +62,14 @@ def test_mis_eval_end_to_end(tagged_mis: Path, tiny_model_path, judge_server, tm
     assert list((out / "logs").glob("*.eval"))
     assert files_mention(out, secret) == [] and secret not in proc.stdout + proc.stderr
 
-    # what the judge saw: both images, the question, the response between the markers
+    # what the judge saw (the default rubric is the paper's): both images, the question, the response
     requests = server.chat_requests()
     first = next(b for b in requests if uid_of(b) == "easy/2")
     assert count_images(first) == 2
-    text = "\n".join(p["text"] for m in first["messages"] for p in m["content"] if p["type"] == "text")
+    assert first["messages"][0] == {"role": "system", "content": "You are a helpful assistant."}
+    text = "\n".join(p["text"] for p in first["messages"][1]["content"] if p["type"] == "text")
     response = next(r["response"] for r in rows if r["uid"] == "easy/2")
-    assert f"<<<MIS_RESPONSE_BEGIN>>>\n{response}\n<<<MIS_RESPONSE_END>>>" in text
+    assert f"<Response>: {response}\n" in text and results["judge_protocol"] == "paper"
     assert first["response_format"]["type"] == "json_schema"
     assert first["temperature"] == 0
     # retries: 3 attempts for the garbage and refusal samples, 2 for the malformed-then-valid one

@@ -34,7 +34,7 @@ COMMON: tuple[tuple[str, Any, Any], ...] = (
     ("guard", None, str | None),
     ("guard_base_url", None, str | None),
     ("guard_mode", None, str | None),
-    ("rubric", "mis-v1", str),
+    ("rubric", "paper", str),
     ("limit", None, int | None),
     ("max_tokens", None, int | None),
     ("image_mode", "original", str),

@@ -34,14 +34,14 @@ class JudgeOptions(_Saved):
     """OpenAI-compatible base URL of the judge (a vLLM server, any local server)."""
     judge_max_connections: int | None = None
     """Concurrent judge requests (default: the judge provider's)."""
-    judge_max_tokens: int = 512
-    """Judge decoding budget."""
+    judge_max_tokens: int | None = None
+    """Judge decoding budget (default: the protocol's own; the MIS paper rubric: 128)."""
     judge_request_timeout: float = 120.0
     """Seconds one judge request may take before it is abandoned and retried."""
     judge_attempts: int = 4
     """Tries per judge request (transport failures, backoff between them) before the sample is unknown."""
-    judge_rubric: str = "mis-v1"
-    """MIS rubric: a protocol name (mis-v1) or a template file; its sha256 is recorded."""
+    judge_rubric: str = "paper"
+    """MIS rubric: paper (the authors' judge request, exactly), mis-v1, or a template file; sha256 recorded."""
     judge_parse_retries: int = 2
     """Extra MIS judge attempts when a reply holds no valid verdict (then: unknown)."""
     fail_on_unknown: float = 2.0

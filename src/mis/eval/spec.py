@@ -39,7 +39,7 @@ class JudgeContext:
     """Llama Guard for FigStep / MM-SafetyBench / JailBreakV; None: ``judge`` in prompt mode."""
     guard_mode: str | None = None
     """``chat`` (the guard's own template) or ``prompt``; default chat with a guard, else prompt."""
-    rubric: str = "mis-v1"
+    rubric: str = "paper"
     """MIS rubric protocol (name or file)."""
     parse_retries: int = 2
     """Extra MIS judge attempts when a reply holds no valid verdict."""

@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 UNKNOWN = "unknown"
 #: Prefix of the ``judge_error`` of a judgement lost to transport failures (a rerun retries these).
 TRANSPORT = "transport"
+#: A judge reply's budget when neither the user nor the protocol sets one.
+DEFAULT_MAX_TOKENS = 512
 #: HTTP statuses a retry can fix.
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
@@ -39,8 +41,8 @@ class JudgeSettings:
     """inspect model string of the judge; None: the model bound to inspect's ``grader`` role."""
     base_url: str | None = None
     """OpenAI-compatible base URL (a vLLM server, any local server)."""
-    max_tokens: int = 512
-    """Decoding budget of a judge reply (protocols with short verdicts use less)."""
+    max_tokens: int | None = None
+    """Decoding budget of a judge reply (None: the protocol's: MIS paper 128, Llama Guard 20, others 512)."""
     temperature: float = 0.0
     """0 = greedy, as every protocol here prescribes."""
     max_connections: int | None = None
@@ -55,7 +57,7 @@ class JudgeSettings:
         seconds = max(1, round(self.request_timeout))
         return GenerateConfig(
             temperature=self.temperature,
-            max_tokens=max_tokens or self.max_tokens,
+            max_tokens=max_tokens or self.max_tokens or DEFAULT_MAX_TOKENS,
             max_connections=self.max_connections,
             attempt_timeout=seconds,
             timeout=seconds,
@@ -227,7 +229,7 @@ def labelled_judge(
     ``value`` is the number inspect shows for a label, and ``empty`` is the label an empty response gets
     without a call (the SIUO and MOSSBench authors' rule).
     """
-    budget = max_tokens or settings.max_tokens
+    budget = settings.max_tokens or max_tokens or DEFAULT_MAX_TOKENS
     ident = identity(
         settings.model, protocol, prompt_sha256, temperature=settings.temperature, max_tokens=budget, **config
     )
