@@ -3,7 +3,7 @@
 Every command module below attaches to the one root app; importing them here registers them.
 """
 
-from mis.cli import baseline, build, data, demo, evaluate, models, report, train  # noqa: F401  (registration)
+from mis.cli import baseline, build, data, demo, evaluate, judge, models, report, train  # noqa: F401
 from mis.cli._app import app
 
 __all__ = ["app"]

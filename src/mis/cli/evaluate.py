@@ -1,8 +1,7 @@
-"""`mis eval`, `mis judge` and `mis bench`: options generated from their configs, results printed as tables.
+"""`mis eval` and `mis bench`: options generated from their configs, results printed as tables.
 
-All three write one run folder per benchmark (results.json, samples.jsonl, logs/; docs/results.md) and resume
-when rerun on the same output folder. Above --fail-on-unknown percent of unknown verdicts they exit with
-code 5
+Both write one run folder per benchmark (results.json, samples.jsonl, logs/; docs/results.md) and resume when
+rerun on the same output folder. Above --fail-on-unknown percent of unknown verdicts they exit with code 5
 after writing their results.
 """
 
@@ -13,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from mis._util.config import command
 from mis.cli._app import app, console
-from mis.eval.config import BenchConfig, EvalConfig, JudgeConfig
+from mis.eval.config import BenchConfig, EvalConfig
 
 RATES = ("asr", "hr", "rsr", "rr", "unknown")
 RECIPES = Path(str(resources.files("mis").joinpath("eval/recipes")))
@@ -31,7 +31,8 @@ app.add_typer(bench_app, name="bench")
 def mis_table(results: dict[str, Any]) -> Table:
     """MIS rates overall, per split (when several) and per non-empty category."""
     table = Table(
-        title=f"{results['task']} · {results['model']} · judge {results['judge']}", title_justify="left"
+        title=escape(f"{results['task']} · {results['model']} · judge {results['judge']}"),
+        title_justify="left",
     )
     table.add_column("bucket", overflow="fold")
     table.add_column("n", justify="right")
@@ -45,13 +46,13 @@ def mis_table(results: dict[str, Any]) -> Table:
             table.add_row(label, str(part["n"]), *(f"{part['metrics'][r]:.2f}" for r in RATES))
     for name, bucket in results["by_category"].items():
         if bucket["n"]:
-            table.add_row(name, str(bucket["n"]), *(f"{bucket[r]:.2f}" for r in RATES))
+            table.add_row(escape(name), str(bucket["n"]), *(f"{bucket[r]:.2f}" for r in RATES))
     return table
 
 
 def suite_table(results: dict[str, dict[str, Any]], not_run: dict[str, str], title: str) -> Table:
     """One row per benchmark: kind, n, the headline metric, unknown."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     for column in ("benchmark", "kind", "n", "headline", "unknown"):
         table.add_column(column, justify="right" if column in ("n", "unknown") else "left")
     for name, r in results.items():
@@ -66,11 +67,12 @@ def suite_table(results: dict[str, dict[str, Any]], not_run: dict[str, str], tit
             f"{r['metrics'].get('unknown', 0.0):.2f}",
         )
     for name, why in not_run.items():
-        table.add_row(name, "-", "-", f"not run: {why}", "-")
+        table.add_row(name, "-", "-", escape(f"not run: {why}"), "-")
     return table
 
 
-def _show(outcome: Any, title: str, fail_on_unknown: float) -> None:
+def show_outcome(outcome: Any, title: str, fail_on_unknown: float) -> None:
+    """Print what a command wrote (tables, file paths), then exit 5 above the unknown threshold."""
     from mis.eval.commands import check_unknown
 
     for name, result in outcome.results.items():
@@ -87,19 +89,14 @@ def _show(outcome: Any, title: str, fail_on_unknown: float) -> None:
 def _run_eval(config: EvalConfig) -> None:
     from mis.eval.commands import run_eval
 
-    _show(run_eval(config), f"{config.suite or 'mis'} · {config.model}", config.fail_on_unknown)
+    show_outcome(run_eval(config), f"{config.suite or 'mis'} · {config.model}", config.fail_on_unknown)
 
 
 def _run_bench(config: BenchConfig) -> None:
     from mis.eval.commands import run_bench
 
-    _show(run_bench(config), f"{config.suite} · {config.model}", config.fail_on_unknown)
+    show_outcome(run_bench(config), f"{config.suite} · {config.model}", config.fail_on_unknown)
 
-
-def _run_judge(config: JudgeConfig) -> None:
-    from mis.eval.commands import run_judge
-
-    _show(run_judge(config), "mis", config.fail_on_unknown)
 
 
 app.command(
@@ -107,10 +104,6 @@ app.command(
     help="Evaluate a model on MIS with the MIS judge (and, with --suite, the other benchmarks); "
     "writes results.json, samples.jsonl and logs/.",
 )(command(EvalConfig, _run_eval, recipes=RECIPES))
-app.command(
-    "judge",
-    help="Judge responses produced elsewhere (the authors' JSONL format); same outputs as `mis eval`.",
-)(command(JudgeConfig, _run_judge, positional=("responses",)))
 bench_app.command("run", help="Run a benchmark suite for one model and print the headline metrics.")(
     command(BenchConfig, _run_bench)
 )

@@ -41,7 +41,7 @@ class JudgeOptions(_Saved):
     judge_attempts: int = 4
     """Tries per judge request (transport failures, backoff between them) before the sample is unknown."""
     judge_rubric: str = "paper"
-    """MIS rubric: paper (the authors' judge request, exactly), mis-v1, or a template file; sha256 recorded."""
+    """MIS rubric: paper (the authors' judge request, exactly), mis-v1, or a template file (sha256 kept)."""
     judge_parse_retries: int = 2
     """Extra MIS judge attempts when a reply holds no valid verdict (then: unknown)."""
     fail_on_unknown: float = 2.0
