@@ -57,12 +57,28 @@ def test_judge_compare_two_runs(tagged_mis: Path, tmp_path: Path) -> None:
     responses.write_text("".join(json.dumps(dict(r, response=f"Answer {r['id']}.")) + "\n" for r in records))
     runner = CliRunner()
     for name in ("cmp-a", "cmp-b"):
-        result = runner.invoke(app, ["judge", str(responses), "--data", str(tagged_mis), "--judge",
-                                     f"exact/{name}", "--out", str(tmp_path / name), "--fail-on-unknown", "100"])
+        result = runner.invoke(
+            app,
+            [
+                "judge",
+                str(responses),
+                "--data",
+                str(tagged_mis),
+                "--judge",
+                f"exact/{name}",
+                "--out",
+                str(tmp_path / name),
+                "--fail-on-unknown",
+                "100",
+            ],
+        )
         assert result.exit_code == 0, result.output
     out = tmp_path / "compare.json"
-    result = runner.invoke(app, ["judge", "compare", str(tmp_path / "cmp-a"), str(tmp_path / "cmp-b"),
-                                 "--out", str(out)], env={"COLUMNS": "200"})
+    result = runner.invoke(
+        app,
+        ["judge", "compare", str(tmp_path / "cmp-a"), str(tmp_path / "cmp-b"), "--out", str(out)],
+        env={"COLUMNS": "200"},
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     (pair,) = report["pairs"]

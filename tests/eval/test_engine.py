@@ -162,7 +162,8 @@ def test_every_eval_option_reaches_the_mis_part_of_a_suite(tiny_model_path, tmp_
 
 # -- the CLI is generated from the configs ---------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("command", "config"), [(["eval"], EvalConfig), (["judge", "run"], JudgeConfig), (["bench", "run"], BenchConfig)]
+    ("command", "config"),
+    [(["eval"], EvalConfig), (["judge", "run"], JudgeConfig), (["bench", "run"], BenchConfig)],
 )
 def test_every_config_field_is_an_option_with_the_same_default(command: list[str], config: type) -> None:
     cmd: Any = typer.main.get_command(app)
