@@ -62,7 +62,7 @@ def summary(items: Sequence[Item]) -> dict[str, Any]:
             "by_category": _buckets(items, False), "by_sub_category": _buckets(items, True)}
 
 
-def image(path: Path, colour: str, shape: str, size: int = 48) -> Path:
+def image(path: Path, colour: str | tuple[int, int, int], shape: str, size: int = 48) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         img = Image.new("RGB", (size, size), "white")
@@ -80,8 +80,9 @@ def items(split: str, outcomes: Sequence[str], start: int = 0, data: Path | None
         cat, sub = CATS[i % len(CATS)] if split not in ("benign", "white") else (None, None)
         imgs = []
         if data is not None:
-            imgs = [str(image(data / f"{split}_image/{i}/object1.png", "red", "square")),
-                    str(image(data / f"{split}_image/{i}/object2.png", "blue", "circle"))]
+            shade = (37 * i + 11 * len(split)) % 200  # every sample's pictures differ
+            imgs = [str(image(data / f"{split}_image/{i}/object1.png", (220, shade, 40), "square")),
+                    str(image(data / f"{split}_image/{i}/object2.png", (40, shade, 220), "circle"))]
         out.append(Item(split, i, o, cat, sub, images=imgs))
     return out
 

@@ -227,12 +227,18 @@ def scatter_chart(lb: Leaderboard, colours: Mapping[str, str], path: Path) -> Ch
     fig, axes = plt.subplots(len(panels), 1, figsize=(_WIDTH_IN, 4.6 * len(panels)), squeeze=False)
     data: dict[str, dict[str, float]] = {}
     for ax, (points, xlabel, better) in zip(axes[:, 0], panels, strict=True):
-        for label, (x, y, published) in points.items():
+        placed: list[tuple[float, float]] = []
+        for label, (x, y, published) in sorted(points.items(), key=lambda kv: -kv[1][1]):
             colour = colours.get(label, "#333333")
             ax.scatter([x], [y], s=70, zorder=3, facecolors="none" if published else colour,
                        edgecolors=colour, linewidths=2)
-            ax.annotate(label + (" †" if published else ""), (x, y), textcoords="offset points",
-                        xytext=(6, 5), fontsize=_FONT - 2)
+            ty = y
+            while any(abs(px - x) < 30 and abs(py - ty) < 4.5 for px, py in placed):
+                ty -= 4.5  # the next free line below, so close points keep readable labels
+            placed.append((x, ty))
+            ax.annotate(label + (" †" if published else ""), (x, y), xytext=(x + 1.5, ty + 1.5),
+                        textcoords="data", fontsize=_FONT - 2,
+                        arrowprops={"arrowstyle": "-", "color": "#999999", "lw": 0.6} if ty != y else None)
             data.setdefault(label, {})[xlabel.split(" (")[0]] = x
             data[label][asr_key] = y
         ax.set_xlim(-3, 103)
