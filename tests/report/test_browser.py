@@ -166,6 +166,11 @@ def test_sample_view_shows_images_question_and_every_models_verdict(page: Any) -
     text = alpha.inner_text()
     assert "judge vllm/guard [paper]" in text and "judge openai/gpt-4o [paper]" in text
     assert len(alpha.query_selector_all(".resp")) == 1  # the same answer is shown once
+    page.fill("#f-text", "")  # all samples again: the arrows step through the filtered list
+    page.click("#next")
+    page.wait_for_function("document.getElementById('detail-title').textContent.startsWith('hard/19')")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("document.getElementById('detail-title').textContent.startsWith('hard/18')")
     page.keyboard.press("Escape")
     assert page.is_hidden("#detail")
     page.goto(page.url.split("#")[0] + "#sample=easy%2F2")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -131,6 +132,30 @@ def collect(runs: Sequence[Run], labels: Mapping[str, str], thumbs: ThumbCache,
     return list(samples.values()), list(slots)
 
 
+def chip_names(labels: Sequence[str], limit: int = 14) -> list[str]:
+    """Short names for the list's verdict chips: the labels without their common prefix and suffix.
+
+    ``Synthetic-VLM-0-7B``, ``Synthetic-VLM-1-7B`` -> ``0``, ``1``; cuts happen at separators so no word
+    is split; names that would collide or vanish keep their label (shortened to ``limit``).
+    """
+    def cut(text: str, from_end: bool) -> str:
+        seps = "-_/ ."
+        if from_end:
+            i = min((k for k in range(len(text)) if text[k] in seps), default=len(text))
+            return text[i:] if i < len(text) else ""
+        i = max((k for k in range(len(text)) if text[k] in seps), default=-1)
+        return text[: i + 1]
+
+    if len(labels) < 2:
+        return [lab if len(lab) <= limit else lab[: limit - 1] + "…" for lab in labels]
+    prefix = cut(os.path.commonprefix(list(labels)), False)
+    suffix = cut(os.path.commonprefix([lab[::-1] for lab in labels])[::-1], True)
+    names = [lab[len(prefix): len(lab) - len(suffix)] for lab in labels]
+    if any(not n for n in names) or len(set(names)) < len(names):
+        names = list(labels)
+    return [n if len(n) <= limit else n[: limit - 1] + "…" for n in names]
+
+
 def _ordered(values: Sequence[str], first: Sequence[str] = ()) -> list[str]:
     seen = [v for v in dict.fromkeys(values) if v]
     return [v for v in first if v in seen] + sorted(v for v in seen if v not in first)
@@ -194,7 +219,8 @@ def write_browser(out: Path, runs: Sequence[Run], labels: Mapping[str, str], thu
     n_chunks = (len(samples) + CHUNK - 1) // CHUNK
     index = {
         "version": 1, "title": title, "chunk": CHUNK, "chunks": n_chunks, "total": len(samples),
-        "models": [{"label": labels.get(m, m), "model": m} for m in models],
+        "models": [{"label": labels.get(m, m), "model": m, "chip": chip}
+                   for m, chip in zip(models, chip_names([labels.get(m, m) for m in models]), strict=True)],
         "judges": judges, "slots": [[models.index(m), judges.index(j)] for m, j in slots],
         "outcomes": outcomes, "groups": groups, "categories": categories, "subcategories": subs,
         "thumbs": thumb_list, "missing": missing, "s": columns,

@@ -86,7 +86,14 @@
     }, {passive: true});
     window.addEventListener("resize", function () { render(); });
     $("close").addEventListener("click", closeDetail);
-    document.addEventListener("keydown", function (e) { if (e.key === "Escape") { closeDetail(); } });
+    $("prev").addEventListener("click", function () { step(-1); });
+    $("next").addEventListener("click", function () { step(1); });
+    document.addEventListener("keydown", function (e) {
+      if ($("detail").hidden) { return; }
+      if (e.key === "Escape") { closeDetail(); }
+      if (e.key === "ArrowLeft") { step(-1); }
+      if (e.key === "ArrowRight") { step(1); }
+    });
     if (D.missing.length) { status(D.missing.length + " image(s) could not be shown; their samples show the path and the reason."); }
     apply();
     openFromHash();
@@ -177,6 +184,7 @@
     Object.keys(rendered).forEach(function (key) { rendered[key].remove(); });
     rendered = {};
     render();
+    if (openIndex >= 0) { navState(); }
     window.__misLastFilterMs = performance.now() - t0;
   }
 
@@ -226,9 +234,11 @@
     var chips = el("div", "chips"), sel = selectedSlots(), v = S.v[i];
     for (var k = 0; k < v.length; k += 2) {
       if (!sel[v[k]]) { continue; }
-      var o = D.outcomes[v[k + 1]];
-      var chip = el("span", "chip o-" + o, modelName(v[k]) + " · " + (SHORT[o] || o));
-      chip.title = D.models[D.slots[v[k]][0]].model + " — " + o;
+      var o = D.outcomes[v[k + 1]], s = D.slots[v[k]];
+      var chip = el("span", "chip o-" + o);
+      chip.appendChild(el("b", null, SHORT[o] || o));
+      chip.appendChild(document.createTextNode(" " + D.models[s[0]].chip + (D.judges.length > 1 ? " · " + (s[1] + 1) : "")));
+      chip.title = modelName(v[k]) + ": " + o;
       chips.appendChild(chip);
     }
     body.appendChild(chips);
@@ -276,7 +286,10 @@
     answers.appendChild(el("p", "note", "Loading responses…"));
     box.appendChild(answers);
     $("detail").hidden = false;
-    $("close").focus();
+    navState();
+    if (document.activeElement === document.body || !$("detail").contains(document.activeElement)) {
+      $("close").focus();
+    }
     if (location.hash !== "#sample=" + encodeURIComponent(S.id[i])) {
       history.replaceState(null, "", "#sample=" + encodeURIComponent(S.id[i]));
     }
@@ -323,6 +336,19 @@
       });
       box.appendChild(card);
     });
+  }
+
+  function navState() {
+    var p = filtered.indexOf(openIndex);
+    $("prev").disabled = p <= 0;
+    $("next").disabled = p < 0 || p >= filtered.length - 1;
+  }
+
+  /* the previous / next sample among those the filters show */
+  function step(by) {
+    var p = filtered.indexOf(openIndex);
+    if (p < 0 || p + by < 0 || p + by >= filtered.length) { return; }
+    openDetail(filtered[p + by]);
   }
 
   function closeDetail() {
