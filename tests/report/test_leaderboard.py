@@ -182,9 +182,9 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     result = CliRunner().invoke(app, ["report", str(empty), "--out", str(tmp_path / "out")])
-    assert result.exit_code == 1 and "no results.json" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 3 and "no results.json" in result.output and "Traceback" not in result.output
     run = write_mis_v2(tmp_path / "run", "m/x", _splits({"hard": ["refusal"]}))
     result = CliRunner().invoke(app, ["report", str(run), "--out", str(tmp_path / "out"), "--sort", "nope"])
-    assert result.exit_code == 1 and "--sort 'nope': no such column" in result.output
+    assert result.exit_code == 2 and "--sort 'nope': no such column" in result.output
     result = CliRunner().invoke(app, ["report", str(run), "--out", str(tmp_path / "out"), "--published", "X"])
-    assert result.exit_code == 1 and "no published model 'X'" in result.output
+    assert result.exit_code == 2 and "no published model 'X'" in result.output

@@ -9,7 +9,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from mis.cli._app import app, console, fail
+from mis.cli._app import app, console
 
 
 @app.command("report")
@@ -35,14 +35,12 @@ def report(
         min=32, max=2048, help="Longest side of the image thumbnails in the sample browser.")] = 256,
 ) -> None:
     """Compare runs: one row per model (md, CSV, terminal), charts, and report.html with every sample."""
-    from mis.report import ReportError, build_report
+    from mis.report import build_report
     from mis.report._tables import cells, fit_columns
 
-    try:
-        paths = build_report(run_dirs, out, title=title, thumb_px=thumb_px, sort=sort,
-                             published=published or "auto", sub_categories=sub_categories)
-    except ReportError as err:
-        raise fail(str(err)) from None
+    # a ReportError (a MisError) becomes one line: exit 3 for bad input, 2 for a bad option
+    paths = build_report(run_dirs, out, title=title, thumb_px=thumb_px, sort=sort,
+                         published=published or "auto", sub_categories=sub_categories)
     lb = paths.leaderboard
     body = cells(lb)
     for row, r in zip(body, lb.rows, strict=True):

@@ -5,8 +5,8 @@ rebuilt any time without a model or a judge.
 """
 
 from mis.report._build import ReportPaths, build_report, load_runs
-from mis.report._load import Headline, ReportError, RunResult
+from mis.report._load import Headline, ReportError, ReportOptionError, RunResult
 from mis.report._published import Published, published_models
 
-__all__ = ["Headline", "Published", "ReportError", "ReportPaths", "RunResult", "build_report", "load_runs",
-           "published_models"]
+__all__ = ["Headline", "Published", "ReportError", "ReportOptionError", "ReportPaths", "RunResult",
+           "build_report", "load_runs", "published_models"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mis.report._browser import FILES_DIR, BrowserData, write_browser
 from mis.report._html import definitions, render_html
-from mis.report._load import ReportError, Run, RunResult, find_run_dirs, load_run
+from mis.report._load import ReportError, ReportOptionError, Run, RunResult, find_run_dirs, load_run
 from mis.report._plots import Chart, category_chart, headline_chart, model_colours, scatter_chart
 from mis.report._published import Published, match, parse_requests
 from mis.report._tables import (
@@ -131,7 +131,7 @@ def _published(results: Sequence[RunResult], requests: Sequence[str] | str | Non
                 pairs.append((found, run_model))
     for p, wanted in explicit:
         if wanted is not None and wanted not in {r.model for r in results}:
-            raise ReportError(f"--published {p.name}={wanted}: no run has model {wanted!r}; models: "
+            raise ReportOptionError(f"--published {p.name}={wanted}: no run has model {wanted!r}; models: "
                               f"{', '.join(dict.fromkeys(r.model for r in results))}")
         pairs.append((p, wanted))
     extra: list[RunResult] = []

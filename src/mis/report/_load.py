@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mis.errors import DataError
+
 log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.json"
@@ -38,8 +40,14 @@ _LEGACY_CONTROLS = ("benign", "white")
 _MIS_TASK = re.compile(r"^mis(_(?P<split>[a-z0-9]+(_[a-z0-9]+)*))?$")
 
 
-class ReportError(ValueError):
-    """A run folder cannot be reported; the message names the file, line/sample and field."""
+class ReportError(DataError):
+    """A run folder cannot be reported; the message names the file, line/sample and field (exit code 3)."""
+
+
+class ReportOptionError(ReportError):
+    """An option of `mis report` is invalid (``--sort``, ``--published``); the message lists the choices."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from mis.report._load import MIS_RATES, Headline, ReportError, RunResult
+from mis.report._load import MIS_RATES, Headline, ReportOptionError, RunResult
 
 PUBLISHED_RUN_DIR = Path("<published>")
 _PROVIDER = re.compile(r"^(hfvlm|vllm|openai-api|openai|anthropic|google|together|hf|sglang)/")
@@ -96,7 +96,7 @@ def by_name(name: str) -> Published:
         if p.name.lower() == name.strip().lower():
             return p
     names = ", ".join(p.name for p in published_models())
-    raise ReportError(f"--published: no published model {name!r}; published models: {names}")
+    raise ReportOptionError(f"--published: no published model {name!r}; published models: {names}")
 
 
 Request = tuple[Published, str | None]
@@ -128,5 +128,5 @@ def parse_requests(requests: list[str] | tuple[str, ...] | str | None) -> tuple[
         else:
             explicit.append((by_name(req), None))
     if any(r.strip().lower() == "none" for r in requests) and (auto or explicit):
-        raise ReportError("--published: 'none' cannot be combined with other values")
+        raise ReportOptionError("--published: 'none' cannot be combined with other values")
     return auto, explicit

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mis.report._load import MIS_RATES, ReportError, RunResult
+from mis.report._load import MIS_RATES, ReportOptionError, RunResult
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +247,8 @@ def _sort(lb: Leaderboard, key: str | None) -> None:
         if key == DEFAULT_SORT:
             lb.sort_note = "in the order given (no run has a hard split)"
         else:
-            raise ReportError(f"--sort {key!r}: no such column; columns: {', '.join(metric_keys) or 'none'}")
+            raise ReportOptionError(f"--sort {key!r}: no such column; columns: "
+                                    f"{', '.join(metric_keys) or 'none'}")
         key = None
     anchored = [r for r in lb.rows if r.published and r.beside is not None
                 and any(o.model == r.beside for o in lb.rows if not o.published)]
