@@ -81,8 +81,7 @@ def resolve_image(path: str, run_dir: Path) -> str:
     return str(beside if beside.exists() else p)
 
 
-def collect(runs: Sequence[Run], labels: Mapping[str, str], thumbs: ThumbCache,
-            ) -> tuple[list[_Sample], list[tuple[str, str]]]:
+def collect(runs: Sequence[Run], thumbs: ThumbCache) -> tuple[list[_Sample], list[tuple[str, str]]]:
     """Samples (first-seen order) with every (model, judge) verdict, and the slot list."""
     samples: dict[tuple[str, str], _Sample] = {}
     slots: dict[tuple[str, str], int] = {}
@@ -175,7 +174,7 @@ def write_browser(out: Path, runs: Sequence[Run], labels: Mapping[str, str], thu
     if files.exists():
         shutil.rmtree(files)
     (files / "chunks").mkdir(parents=True)
-    samples, slots = collect(runs, labels, thumbs)
+    samples, slots = collect(runs, thumbs)
     thumbs.build()
     models = list(dict.fromkeys(m for m, _ in slots))
     judges = list(dict.fromkeys(j for _, j in slots))
