@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mis.report._browser import FILES_DIR, BrowserData, write_browser
 from mis.report._html import definitions, render_html
@@ -53,6 +54,7 @@ class ReportPaths:
     results_csv: Path
     html: Path
     leaderboard: Leaderboard
+    rows: list[dict[str, Any]] = field(default_factory=list)  # one per result, as in results.csv
     charts: dict[str, Path] = field(default_factory=dict)  # chart name -> PNG
     chart_data: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     scatter: Path | None = None
@@ -92,6 +94,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path, *, title: str 
     leaderboard_csv(lb, paths.leaderboard_csv)
     long_cols, long_rows = long_records([*results, *extra])
     write_csv(paths.results_csv, long_cols, long_rows)
+    paths.rows = long_rows
 
     charts = _charts(lb, results, out, sub_categories)
     paths.charts = {c.name: c.path for c in charts}
