@@ -289,13 +289,10 @@ def check_results_are_readable_by_mis_report(suite):
     from mis.report._load import find_run_dirs, load_run
 
     runs = [load_run(d) for d in find_run_dirs([suite["out"]])]
-    kinds = {r.task: r.kind for run in runs for r in run.results}
-    assert kinds["white_image@white"] == "over_refusal"
-    assert (
-        kinds["figstep"] == "safety"
-        and kinds["mmstar"] == "general"
-        and kinds["white_image"] == "over_refusal"
-    )
+    kinds = {(r.benchmark, r.split): r.kind for run in runs for r in run.results}
+    assert kinds[("white_image", "white")] == "over_refusal"
+    assert kinds[("figstep", "")] == "attack" and kinds[("mmstar", "")] == "general"
+    assert {k for (b, _), k in kinds.items() if b == "white_image"} == {"over_refusal"}
 
 
 CHECKS = [

@@ -1,23 +1,50 @@
-"""Charts for `mis report`: per-category safe rate per model, and harmlessness vs helpfulness.
+"""Comparison charts for `mis report` (matplotlib, Agg backend, imported inside the functions).
 
-matplotlib is imported inside the functions with the Agg backend, so `import mis` stays light and
-no display is needed.
+- ``headline.png``: every model's ASR on each harmful split and its over-refusal on each control, one
+  colour per split (the same colours in every chart and legend);
+- ``categories_<split>.png`` (and ``sub_categories_<split>.png`` on request): ASR per category, one bar
+  per model, one colour per model;
+- ``safety_vs_helpfulness.png``: ASR against over-refusal, and against the general score when a run has
+  one.
+
+Bars are horizontal so that long model and category names stay readable on a phone; in each group
+only the bars that exist take a slot, centred on the label; every bar carries its value, so a model at
+0 is still visible (a tick marks zero-length bars). Each function returns what it drew, for tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
-from mis.data._taxonomy import CATEGORIES
+from mis.data._taxonomy import CATEGORIES, SUB_CATEGORIES
 from mis.report._load import RunResult
-from mis.report._tables import ModelScores
+from mis.report._tables import CONTROL_ORDER, HARMFUL_ORDER, Leaderboard, Row
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-_SPLIT_ORDER = ("easy", "hard", "real", "all")
+#: Okabe-Ito colours (colour-blind safe), one per split, used in every chart.
+SPLIT_COLOURS: dict[str, str] = {"easy": "#56B4E9", "hard": "#D55E00", "real": "#009E73",
+                                 "benign": "#CC79A7", "white": "#7F7F7F"}
+_MORE_SPLIT_COLOURS = ("#E69F00", "#0072B2", "#F0E442", "#000000")
+_DPI = 100
+_WIDTH_IN = 6.0  # 600 px wide; shown at 390 px on a phone, 11 pt text stays ~10 px tall
+_FONT = 11
+
+
+@dataclass
+class Chart:
+    """One written chart: file, caption and the numbers drawn (label -> series -> value)."""
+
+    name: str
+    path: Path
+    caption: str
+    data: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def _pyplot() -> Any:
@@ -26,17 +53,66 @@ def _pyplot() -> Any:
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
+    plt.rcParams.update({"font.size": _FONT, "axes.titlesize": _FONT + 1, "legend.fontsize": _FONT - 1,
+                         "axes.spines.top": False, "axes.spines.right": False})
     return plt
 
 
 def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, dpi=_DPI, bbox_inches="tight")
     _pyplot().close(fig)
     return path
 
 
-def _wrap(label: str, width: int = 12) -> str:
+def split_colour(split: str, known: Sequence[str] = ()) -> str:
+    """The colour of a split: fixed for easy/hard/real/benign/white, then by position."""
+    if split in SPLIT_COLOURS:
+        return SPLIT_COLOURS[split]
+    others = [s for s in known if s not in SPLIT_COLOURS]
+    i = others.index(split) if split in others else len(others)
+    return _MORE_SPLIT_COLOURS[i % len(_MORE_SPLIT_COLOURS)]
+
+
+def model_colours(labels: Sequence[str]) -> dict[str, str]:
+    """One colour per model label, in table order (tab10, then tab20's light shades)."""
+    plt = _pyplot()
+    palette = [plt.get_cmap("tab10")(i) for i in range(10)] + [plt.get_cmap("tab20")(2 * i + 1)
+                                                               for i in range(10)]
+    from matplotlib.colors import to_hex
+
+    return {label: to_hex(palette[i % len(palette)]) for i, label in enumerate(labels)}
+
+
+def _grouped_barh(ax: Axes, groups: Sequence[str], series: Sequence[tuple[str, Mapping[str, float], str]],
+                  hatched: frozenset[str] = frozenset(), xmax: float = 100.0) -> None:
+    """Horizontal bars: per group, the series that have a value, centred on the group's label.
+
+    ``series``: (name, group -> value, colour); groups in ``hatched`` (published rows) are hatched.
+    Every bar is labelled with its value; a zero-length bar gets a tick at 0.
+    """
+    most = max((sum(1 for _, v, _ in series if v.get(g) is not None) for g in groups), default=1)
+    bar_h = 0.8 / max(1, most)
+    for gi, group in enumerate(groups):
+        present = [(values[group], colour) for _, values, colour in series if values.get(group) is not None]
+        hatch = "///" if group in hatched else None
+        for j, (value, colour) in enumerate(present):
+            y = gi + (j - (len(present) - 1) / 2) * bar_h
+            ax.barh(y, value, height=bar_h * 0.9, color=colour, hatch=hatch,
+                    edgecolor="white" if hatch else colour, linewidth=0.5)
+            if value == 0:
+                ax.plot([0, 0], [y - bar_h * 0.45, y + bar_h * 0.45], color=colour, linewidth=5,
+                        solid_capstyle="butt", clip_on=False)
+            ax.text(value + xmax * 0.01, y, f"{value:.1f}", va="center", ha="left",
+                    fontsize=_FONT - 2 if bar_h < 0.2 else _FONT - 1)
+    ax.set_yticks(range(len(groups)), [_wrap(g, 26) for g in groups])
+    ax.set_ylim(len(groups) - 0.5, -0.5)
+    ax.set_xlim(0, xmax * 1.12)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+
+
+def _wrap(label: str, width: int) -> str:
     words, lines, line = label.split(), [], ""
     for w in words:
         if line and len(line) + 1 + len(w) > width:
@@ -47,78 +123,143 @@ def _wrap(label: str, width: int = 12) -> str:
     return "\n".join([*lines, line])
 
 
-def safe_rate_chart(model: str, results: Sequence[RunResult], path: Path) -> Path | None:
-    """Bar chart of per-category safe rate (100 - ASR), one bar per split in each category group.
+def _legend(fig: Figure, entries: Sequence[tuple[str, str, bool]], title: str) -> None:
+    from matplotlib.patches import Patch
 
-    Categories with no samples in a split get no bar (an empty bucket is not 100% safe). Returns
-    None when no result of the model has per-category numbers.
-    """
-    rows = [r for r in results if r.is_mis and r.model == model and r.by_category]
-    split_rows = [r for r in rows if r.split not in ("", "all")]
-    rows = split_rows or rows
-    if not rows:
+    handles = [Patch(facecolor=c, edgecolor="white" if h else c, hatch="///" if h else None, label=name)
+               for name, c, h in entries]
+    fig.legend(handles=handles, title=title, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+               ncol=len(handles) if len(handles) <= 5 else 3, frameon=False)
+
+
+def headline_chart(lb: Leaderboard, path: Path) -> Chart | None:
+    """ASR per harmful split and over-refusal per control, per model (rows in leaderboard order)."""
+    harmful = [c.group for c in lb.columns if c.family == "mis_rate" and c.key.endswith("_asr")]
+    controls = [c.group for c in lb.columns if c.family == "control"]
+    if not harmful and not controls:
         return None
-    seen = [c for r in rows for c, b in r.by_category.items() if b.get("n", 1) > 0 and "asr" in b]
-    categories = [c for c in CATEGORIES if c in seen] + sorted({c for c in seen if c not in CATEGORIES})
-    if not categories:
-        return None
-    rows = sorted(rows, key=lambda r: (_SPLIT_ORDER.index(r.split) if r.split in _SPLIT_ORDER else 9,
-                                       r.split, r.judge))
+    labels = [r.label for r in lb.rows if any(r.values.get(f"{g}_asr") is not None for g in harmful)
+              or any(r.values.get(f"{g}_over_refusal") is not None for g in controls)]
+    rows = [r for r in lb.rows if r.label in labels]
+    panels = [(harmful, "_asr", "ASR on the harmful splits (%; lower is safer)"),
+              (controls, "_over_refusal", "over-refusal on the controls (%; lower is better)")]
+    panels = [p for p in panels if p[0]]
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(categories) + 2), 4.2))
-    width = 0.8 / len(rows)
-    for i, r in enumerate(rows):
-        xs, heights = [], []
-        for j, cat in enumerate(categories):
-            bucket = r.by_category.get(cat)
-            if bucket and bucket.get("n", 1) > 0 and "asr" in bucket:
-                xs.append(j - 0.4 + width * (i + 0.5))
-                heights.append(100.0 - bucket["asr"])
-        label = r.split or r.task
-        if sum(1 for o in rows if (o.split or o.task) == label) > 1:
-            label = f"{label} ({r.judge or r.run_dir.name})"
-        bars = ax.bar(xs, heights, width=width * 0.95, label=f"{label} (n={r.n})" if r.n else label)
-        if len(rows) * len(categories) <= 24:
-            ax.bar_label(bars, fmt="%.0f", fontsize=7, padding=1)
-    ax.set_xticks(range(len(categories)), [_wrap(c) for c in categories], fontsize=8)
-    ax.set_ylim(0, 109)
-    ax.set_ylabel("safe rate = 100 - ASR (%)")
-    judges = sorted({r.judge for r in rows if r.judge})
-    ax.set_title(f"{model}\nper-category safe rate on MIS" + (f" (judge: {', '.join(judges)})" if judges
-                                                              else ""), fontsize=9)
-    ax.legend(title="split", fontsize=8, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.grid(axis="y", alpha=0.3)
-    ax.set_axisbelow(True)
-    return _save(fig, path)
+    def panel_rows(splits: list[str], suffix: str) -> int:
+        return sum(1 for r in rows if any(r.values.get(f"{s}{suffix}") is not None for s in splits))
+
+    heights = [max(1.6, 0.3 * panel_rows(p[0], p[1]) * max(1, len(p[0])) ** 0.7 + 0.8) for p in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(_WIDTH_IN, sum(heights) + 0.6),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    data: dict[str, dict[str, float]] = {}
+    known = harmful + controls
+    names = {r.label: r.label + (" †" if r.published else "") for r in rows}
+    hatched = frozenset(names[r.label] for r in rows if r.published)
+    for ax, (splits, suffix, title) in zip(axes[:, 0], panels, strict=True):
+        mine = [r for r in rows if any(r.values.get(f"{s}{suffix}") is not None for s in splits)]
+        series = []
+        for split in splits:
+            values = {names[r.label]: float(r.values[f"{split}{suffix}"]) for r in mine
+                      if r.values.get(f"{split}{suffix}") is not None}
+            series.append((split, values, split_colour(split, known)))
+            for r in mine:
+                if r.values.get(f"{split}{suffix}") is not None:
+                    data.setdefault(r.label, {})[f"{split}{suffix}"] = float(r.values[f"{split}{suffix}"])
+        _grouped_barh(ax, [names[r.label] for r in mine], series, hatched)
+        ax.set_title(title, loc="left")
+    _legend(fig, [(s, split_colour(s, known), False) for s in known], "split")
+    fig.tight_layout()
+    note = " († = the authors' published numbers)" if any(r.published for r in rows) else ""
+    return Chart("headline", _save(fig, path), f"ASR per harmful split and over-refusal per control{note}",
+                 data)
 
 
-def scatter_chart(scores: Sequence[ModelScores], path: Path) -> Path | None:
-    """Harmlessness (mean safety score) against helpfulness (mean general score), one point per model.
-
-    Returns None when no model has both.
-    """
-    points = [(s.model, s.helpfulness, s.harmlessness) for s in scores
-              if s.helpfulness is not None and s.harmlessness is not None]
-    if not points:
+def category_chart(results: Sequence[RunResult], split: str, rows: Sequence[Row], colours: Mapping[str, str],
+                   path: Path, *, sub: bool = False) -> Chart | None:
+    """ASR per (sub-)category on one MIS split, one bar per model (only buckets with samples)."""
+    by_label: dict[str, dict[str, float]] = {}
+    for row in rows:
+        for r in results:
+            if r.model == row.model and r.judge_id == row.judge and r.has_mis_rates and r.split == split \
+                    and r.benchmark == "mis" and not r.published:
+                buckets = r.by_sub_category if sub else r.by_category
+                by_label[row.label] = {name: b["asr"] for name, b in buckets.items()
+                                       if b.get("n", 1) > 0 and "asr" in b}
+    order = SUB_CATEGORIES if sub else CATEGORIES
+    seen = {g for v in by_label.values() for g in v}
+    groups = [g for g in order if g in seen] + sorted(seen - set(order))
+    if not groups:
         return None
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 5.0))
-    for model, x, y in points:
-        ax.scatter([x], [y], s=40, zorder=3)
-        ax.annotate(_short(model), (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
-    xs = [p[1] for p in points]
-    ys = [p[2] for p in points]
-    ax.set_xlim(max(0.0, min(xs) - 10), min(100.0, max(xs) + 10))
-    ax.set_ylim(max(0.0, min(ys) - 10), min(105.0, max(ys) + 10))
-    ax.set_xlabel("helpfulness: mean general-ability score (%)")
-    ax.set_ylabel("harmlessness: mean safety score (%)")
-    ax.set_title("Harmlessness vs helpfulness (up and right is better)", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.set_axisbelow(True)
-    return _save(fig, path)
+    n_bars = sum(len(v) for v in by_label.values())
+    fig, ax = plt.subplots(figsize=(_WIDTH_IN, max(2.5, 0.22 * n_bars + 0.5 * len(groups) + 1.0)))
+    _grouped_barh(ax, groups, [(label, values, colours[label]) for label, values in by_label.items()])
+    what = "sub-category" if sub else "category"
+    ax.set_title(f"ASR by {what}, {split} split (%; lower is safer)", loc="left")
+    _legend(fig, [(label, colours[label], False) for label in by_label], "model")
+    fig.tight_layout()
+    name = f"{'sub_categories' if sub else 'categories'}_{split}"
+    return Chart(name, _save(fig, path), f"ASR by {what} on the {split} split, all models", by_label)
 
 
-def _short(model: str, limit: int = 40) -> str:
-    """A readable point label: provider prefix and long paths trimmed from the left."""
-    label = model.rstrip("/")
-    return label if len(label) <= limit else "…" + label[-(limit - 1):]
+def scatter_chart(lb: Leaderboard, colours: Mapping[str, str], path: Path) -> Chart | None:
+    """ASR (one split) against over-refusal, and against general ability when present; one point per model."""
+    asr_key = _asr_key(lb)
+    if asr_key is None:
+        return None
+    over = [c.key for c in lb.columns if c.family == "control"
+            or (c.family == "benchmark" and c.kind == "over_refusal")]
+    general = [c.key for c in lb.columns if c.family == "benchmark" and c.kind == "general"]
+    panels = []
+    axes_spec = ((over, "over-refusal", "lower-left"), (general, "general score", "lower-right"))
+    for keys, xlabel, better in axes_spec:
+        points = {}
+        for r in lb.rows:
+            xs = [float(r.values[k]) for k in keys if r.values.get(k) is not None]
+            if xs and r.values.get(asr_key) is not None:
+                points[r.label] = (round(fmean(xs), 2), float(r.values[asr_key]), r.published)
+        if points:
+            names = ", ".join(lb.column(k).header for k in keys)
+            panels.append((points, f"{xlabel} (%; mean of {names})", better))
+    if not panels:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(panels), 1, figsize=(_WIDTH_IN, 4.6 * len(panels)), squeeze=False)
+    data: dict[str, dict[str, float]] = {}
+    for ax, (points, xlabel, better) in zip(axes[:, 0], panels, strict=True):
+        placed: list[tuple[float, float]] = []
+        for label, (x, y, published) in sorted(points.items(), key=lambda kv: -kv[1][1]):
+            colour = colours.get(label, "#333333")
+            ax.scatter([x], [y], s=70, zorder=3, facecolors="none" if published else colour,
+                       edgecolors=colour, linewidths=2)
+            ty = y
+            while any(abs(px - x) < 30 and abs(py - ty) < 4.5 for px, py in placed):
+                ty -= 4.5  # the next free line below, so close points keep readable labels
+            placed.append((x, ty))
+            ax.annotate(label + (" †" if published else ""), (x, y), xytext=(x + 1.5, ty + 1.5),
+                        textcoords="data", fontsize=_FONT - 2,
+                        arrowprops={"arrowstyle": "-", "color": "#999999", "lw": 0.6} if ty != y else None)
+            data.setdefault(label, {})[xlabel.split(" (")[0]] = x
+            data[label][asr_key] = y
+        ax.set_xlim(-3, 103)
+        ax.set_ylim(-3, 103)
+        ax.set_xlabel(_wrap(xlabel, 60))
+        ax.set_ylabel(f"{lb.column(asr_key).header} (%; lower is safer)")
+        ax.set_title(f"safety vs {'over-refusal' if 'over' in xlabel else 'helpfulness'} "
+                     f"({better} is better)", loc="left")
+        ax.grid(alpha=0.3)
+        ax.set_axisbelow(True)
+    fig.tight_layout()
+    return Chart("safety_vs_helpfulness", _save(fig, path),
+                 "ASR against over-refusal (and general ability); hollow points: published", data)
+
+
+def _asr_key(lb: Leaderboard) -> str | None:
+    """The ASR column the scatter uses: the sort column if it is an ASR, else hard, easy, real, any."""
+    asr = [c.key for c in lb.columns if c.family == "mis_rate" and c.key.endswith("_asr")]
+    if lb.sort_key in asr:
+        return lb.sort_key
+    for split in (*HARMFUL_ORDER, *CONTROL_ORDER):
+        if f"{split}_asr" in asr:
+            return f"{split}_asr"
+    return asr[0] if asr else None
