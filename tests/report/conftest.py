@@ -25,9 +25,13 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """A persistent headless Chromium context with a fresh profile; pages come from ``new_page()``."""
+    """A persistent headless Chromium context with a fresh profile; pages come from ``new_page()``.
+
+    Module-scoped: Playwright's sync API keeps an event loop running in this thread while it is open, so it
+    must be closed before the worker runs tests that start their own loop (``asyncio.run``).
+    """
     path = chromium_path()
     if path is None:
         pytest.skip(_INSTALL)
