@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,10 +110,13 @@ def run(
             max_tasks=max(1, len(tasks)),
             **(inspect_args or {}),
         )
+        by_task = {p.task: p for p in prepared}
         for log in logs:
             if log.status != "success":
                 why = log.error.message.splitlines()[0] if log.error else log.status
                 stopped.append(f"{log.eval.task}: {why}")
+            if log.eval.task in by_task and log.location:
+                _record_log(by_task[log.eval.task].unit.out, str(log.location))
     results, unfinished = [], []
     for p in prepared:
         result = _finish(p, bootstrap)
@@ -247,9 +251,7 @@ def _finish(p: _Prepared, bootstrap: int) -> dict[str, Any] | None:
         "data_fingerprint": p.fingerprint,
         "mis_version": _version(),
         "run_key": p.key,
-        "logs": sorted(str(path) for path in (unit.out / "logs").glob("*.eval"))
-        if (unit.out / "logs").is_dir()
-        else [],
+        "logs": _logs(unit.out),
     }
     write_jsonl_atomic(unit.out / SAMPLES_FILE, rows)
     write_json_atomic(unit.out / RESULTS_FILE, results)
@@ -272,7 +274,24 @@ def _claim(out: Path, key: str, identity: dict[str, Any], config: dict[str, Any]
             raise RunMismatchError(
                 f"{out} holds a different run ({detail}). Use another --out, or delete {out} to start over."
             )
-    write_json_atomic(path, {"key": key, "identity": identity, "config": config})
+    logs = json.loads(path.read_text(encoding="utf-8")).get("logs", []) if path.is_file() else []
+    write_json_atomic(path, {"key": key, "identity": identity, "config": config, "logs": logs})
+
+
+def _record_log(out: Path, location: str) -> None:
+    """Add an inspect log of this run folder's unit to run.json (every attempt's log is kept)."""
+    path = out / RUN_FILE
+    data = json.loads(path.read_text(encoding="utf-8"))
+    logs = data.setdefault("logs", [])
+    if location not in logs:
+        logs.append(location)
+        write_json_atomic(path, data)
+
+
+def _logs(out: Path) -> list[str]:
+    """The run's inspect logs, relative to the run folder (a suite's sit in OUT/logs: ``../logs/...``)."""
+    data = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
+    return [os.path.relpath(loc.removeprefix("file://"), out) for loc in data.get("logs", [])]
 
 
 def _flat(identity: dict[str, Any]) -> dict[str, Any]:
