@@ -14,7 +14,7 @@ __all__ = ["builtin_corpus", "train_tokenizer"]
 
 def builtin_corpus() -> list[str]:
     """The small packaged corpus every tiny tokenizer is trained on (plus any user corpus)."""
-    text = resources.files("mis.models").joinpath("tiny_corpus.txt").read_text(encoding="utf-8")
+    text = resources.files("mis.models.tiny").joinpath("tiny_corpus.txt").read_text(encoding="utf-8")
     return [line for line in text.splitlines() if line.strip()]
 
 

@@ -1,4 +1,4 @@
-"""Per-family recipes for tiny models: special tokens, stock processor, model config.
+"""Per-architecture builders for tiny models (`TinyArch`): special tokens, stock processor, model config.
 
 Each family builds the real config and processor classes of transformers 5.x with every size and token
 id taken from one `TinySize` and the trained tokenizer, so model and processor cannot disagree.
@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from mis.models.tiny import TinySize
+from mis.models.tiny._sizes import TinySize
 
-__all__ = ["FAMILIES", "Family"]
+__all__ = ["ARCHS", "TINY_ARCHS", "TinyArch"]
 
 IMAGENET_STANDARD = ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
 OPENAI_CLIP = ([0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711])
 
 
 @dataclass(frozen=True)
-class Family:
+class TinyArch:
     """What differs between architectures; `make_tiny_model` does the rest the same way for all."""
 
     name: str
@@ -37,7 +37,7 @@ class Family:
         """The family's stock chat template, shipped as a package file."""
         name = self.template or self.name
         return (
-            resources.files("mis.models").joinpath(f"chat_templates/{name}.jinja").read_text(encoding="utf-8")
+            resources.files("mis.models.tiny").joinpath(f"chat_templates/{name}.jinja").read_text(encoding="utf-8")
         )
 
 
@@ -373,8 +373,8 @@ def _llava_ov_class() -> type:
     return LlavaOnevisionForConditionalGeneration
 
 
-FAMILIES: dict[str, Family] = {
-    "idefics3": Family(
+TINY_ARCHS: dict[str, TinyArch] = {
+    "idefics3": TinyArch(
         name="idefics3",
         special_tokens=_IDEFICS3_TOKENS,
         named_tokens={
@@ -388,7 +388,7 @@ FAMILIES: dict[str, Family] = {
         model_class=_idefics3_class,
         tokens_per_image=_idefics3_tokens,
     ),
-    "qwen2_vl": Family(
+    "qwen2_vl": TinyArch(
         name="qwen2_vl",
         special_tokens=_QWEN_TOKENS,
         named_tokens={"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"},
@@ -398,7 +398,7 @@ FAMILIES: dict[str, Family] = {
         model_class=_qwen2_vl_class,
         tokens_per_image=_qwen_tokens,
     ),
-    "qwen2_5_vl": Family(
+    "qwen2_5_vl": TinyArch(
         name="qwen2_5_vl",
         special_tokens=_QWEN_TOKENS,
         named_tokens={"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"},
@@ -408,7 +408,7 @@ FAMILIES: dict[str, Family] = {
         model_class=_qwen2_5_vl_class,
         tokens_per_image=_qwen_tokens,
     ),
-    "llava_onevision": Family(
+    "llava_onevision": TinyArch(
         name="llava_onevision",
         special_tokens=_LLAVA_OV_TOKENS,
         named_tokens={"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"},
@@ -419,3 +419,6 @@ FAMILIES: dict[str, Family] = {
         tokens_per_image=_llava_ov_tokens,
     ),
 }
+
+#: Architecture names `mis tiny-model --arch` accepts (the keys of `TINY_ARCHS`).
+ARCHS: tuple[str, ...] = tuple(TINY_ARCHS)
