@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from mis.models import ARCHS, TinySize, make_tiny_model, tiny_model_info
+from mis.models.tiny import tokens_per_image
 from tests.models._chat import chat_inputs, two_images
 
 MODEL_CLASS = {
@@ -134,4 +135,30 @@ def test_info_file_describes_the_build(tiny_model_path):
     path = tiny_model_path("qwen2_vl")
     info = json.loads((path / "tiny_model.json").read_text())
     assert info["size"]["image_size"] == TinySize().image_size
-    assert info["image_tokens_per_image"] == TinySize().tokens_per_image("qwen2_vl") == 4
+    assert info["image_tokens_per_image"] == tokens_per_image(TinySize(), "qwen2_vl") == 4
+
+
+def test_models_package_has_no_import_cycle() -> None:
+    """Imports inside mis.models form no cycle (issue 10: tiny <-> _tiny_archs)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "src"
+    graph: dict[str, set[str]] = {}
+    for file in (root / "mis/models").rglob("*.py"):
+        module = ".".join(file.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        tree = ast.parse(file.read_text())
+        graph[module] = {  # function-level imports count too: they close a cycle when they run
+            node.module for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mis.models")
+        }
+
+    def reaches(start: str, target: str, seen: set[str]) -> bool:
+        for nxt in graph.get(start, ()):
+            if nxt == target or (nxt not in seen and reaches(nxt, target, seen | {nxt})):
+                return True
+        return False
+
+    assert "mis.models.tiny._archs" in graph and "mis.models.tiny._sizes" in graph
+    cyclic = sorted(m for m in graph if reaches(m, m, {m}))
+    assert cyclic == []

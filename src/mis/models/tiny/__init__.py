@@ -7,9 +7,9 @@ Imports run one way (`_build` -> `_archs` -> `_sizes`), so there is no cycle; to
 load only inside the functions that need them.
 """
 
-from mis.models.tiny._archs import ARCHS, TINY_ARCHS, TinyArch
+from mis.models.tiny._archs import ARCHS, TINY_ARCHS, TinyArch, tokens_per_image
 from mis.models.tiny._build import INFO_FILE, make_tiny_model, tiny_model_info
 from mis.models.tiny._sizes import TinySize, with_sizes
 
 __all__ = ["ARCHS", "INFO_FILE", "TINY_ARCHS", "TinyArch", "TinySize", "make_tiny_model", "tiny_model_info",
-           "with_sizes"]
+           "tokens_per_image", "with_sizes"]

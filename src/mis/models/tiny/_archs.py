@@ -13,7 +13,7 @@ from typing import Any
 
 from mis.models.tiny._sizes import TinySize
 
-__all__ = ["ARCHS", "TINY_ARCHS", "TinyArch"]
+__all__ = ["ARCHS", "TINY_ARCHS", "TinyArch", "tokens_per_image"]
 
 IMAGENET_STANDARD = ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
 OPENAI_CLIP = ([0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711])
@@ -422,3 +422,8 @@ TINY_ARCHS: dict[str, TinyArch] = {
 
 #: Architecture names `mis tiny-model --arch` accepts (the keys of `TINY_ARCHS`).
 ARCHS: tuple[str, ...] = tuple(TINY_ARCHS)
+
+
+def tokens_per_image(size: TinySize, arch: str) -> int:
+    """Image tokens the language model sees for one square `size.image_size` image of ``arch``."""
+    return TINY_ARCHS[arch].tokens_per_image(size)

@@ -74,12 +74,6 @@ class TinySize:
                 f"{self.text_hidden // self.text_heads} must be a multiple of 4"
             )
 
-    def tokens_per_image(self, arch: str) -> int:
-        """Image tokens the language model sees for one square `image_size` image."""
-        from mis.models.tiny._archs import TINY_ARCHS
-
-        return TINY_ARCHS[arch].tokens_per_image(self)
-
 
 def with_sizes(size: TinySize | None, **overrides: Any) -> TinySize:
     """`size` (or the defaults) with the non-None `overrides` applied (used by the CLI)."""
