@@ -24,7 +24,9 @@ from typing import Any
 
 from mis.models._layout import AUTHORS_LABELLED, STOCK, TurnLayout
 
-__all__ = ["IMAGES_PER_PROMPT", "PRESETS", "Preset", "preset_for", "user_turn_layout"]
+__all__ = [
+    "IMAGES_PER_PROMPT", "PRESETS", "Preset", "model_type_of_processor", "preset_for", "user_turn_layout",
+]
 
 #: Images per MIS prompt; vLLM must allow at least this many (`--limit-mm-per-prompt`).
 IMAGES_PER_PROMPT = 2
@@ -141,3 +143,15 @@ def user_turn_layout(model_type_or_name: str | None) -> TurnLayout:
     """
     preset = preset_for(model_type_or_name)
     return preset.layout if preset is not None else STOCK
+
+
+def model_type_of_processor(processor: Any) -> str | None:
+    """The `model_type` whose stock processor class ``processor`` is (None when transformers has none).
+
+    For code that holds a processor but not the model config (the training collator). The first
+    model type transformers maps to that class wins (`idefics3` before later reuses of its processor).
+    """
+    from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+
+    name = type(processor).__name__
+    return next((model_type for model_type, cls in PROCESSOR_MAPPING_NAMES.items() if cls == name), None)
