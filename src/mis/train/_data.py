@@ -33,6 +33,7 @@ __all__ = [
     "load_rows",
     "mix_rows",
     "to_row",
+    "warn_without_general_data",
 ]
 
 log = logging.getLogger(__name__)
@@ -158,14 +159,28 @@ def load_rows(source: str, splits: Sequence[str] | None = None) -> list[dict[str
 
 
 def mix_rows(
-    main: list[dict[str, Any]], general: list[dict[str, Any]], ratio: float | None, seed: int
+    main: list[dict[str, Any]],
+    general: list[dict[str, Any]],
+    ratio: float | None,
+    seed: int,
+    *,
+    samples: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Mix general rows into main so they are `ratio` of the result; deterministic for a seed.
+    """Mix general rows into main: exactly ``samples`` of them, or a ``ratio`` of the result.
 
-    ``ratio=None`` takes every general row. Too few general rows is an error (not a silent lower ratio).
+    Deterministic for a seed. Neither given takes every general row. Too few general rows is an error
+    (not a silently smaller mix). The paper mixes exactly 500 (`PAPER_GENERAL_SAMPLES`); a ratio of
+    0.111 of MIS train's 3,927 samples would give 490.
     """
     rng = random.Random(seed)
-    if ratio is None:
+    if samples is not None:
+        if samples > len(general):
+            raise TrainDataError(
+                f"general_data: general_samples {samples} asks for more general samples than the "
+                f"{len(general)} it holds; pass --general-samples {len(general)} or more general data"
+            )
+        chosen = rng.sample(general, samples)
+    elif ratio is None:
         chosen = list(general)
     else:
         need = round(ratio / (1 - ratio) * len(main))
@@ -185,6 +200,23 @@ def mix_rows(
         100 * len(chosen) / max(1, len(mixed)),
     )
     return mixed
+
+
+def warn_without_general_data(general_samples: int | None, general_ratio: float | None) -> None:
+    """Log that a run mixes in no general data although the paper's recipe does (500 samples).
+
+    Silent when the settings say no general data on purpose (``general_samples`` 0: the VLGuard-P
+    and Textual SFT baselines train on their own 3k samples alone).
+    """
+    if general_samples == 0:
+        return
+    wanted = (f"{general_samples} general samples" if general_samples is not None
+              else f"a {general_ratio} general share" if general_ratio is not None else "general data")
+    log.warning(
+        "no --general-data given: training on the main data alone, without the %s the settings ask for "
+        "(the paper mixes %d general multi-image samples into MIRage's training set)",
+        wanted, PAPER_GENERAL_SAMPLES,
+    )
 
 
 def build_messages(
