@@ -18,9 +18,10 @@ Kinds:
   - ``refusal``: every target replaced by a canned refusal from a template file (not a paper baseline:
     refusal labels on MIS inputs; kept for the MIS-mini demo).
 
-``rewrite_model="offline"`` is a deterministic stand-in for tests and CPU demos (not the paper's
-method; its outputs say so in metadata). Rewrites are cached in ``OUT/rewrites.jsonl`` keyed by sample
-and request, so a rerun after a crash asks only for what is missing.
+``rewrite_model="offline"`` is a deterministic stand-in for tests and CPU demos, not the paper's
+method (a fixed "I'm sorry" sentence before the label's last sentence; the MIS question unchanged for
+text-only); the metadata of every sample says which model wrote it. Rewrites are cached in
+``OUT/rewrites.jsonl`` keyed by sample and request, so a rerun after a crash asks only for what is missing.
 """
 
 from __future__ import annotations
@@ -190,8 +191,7 @@ def _offline(sample: Sample, kind: str) -> str:
         sentences = [s.strip() for s in (sample.target or "").replace("\n", " ").split(". ") if s.strip()]
         tail = f" {sentences[-1].rstrip('.')}." if sentences else ""
         return "I'm sorry, but I can't help with that as asked." + tail
-    raise ValueError(f"sample {sample.uid}: field 'metadata.original_question' is missing and the offline "
-                     "rewriter cannot see images; pass --rewrite-model with a VLM")
+    return sample.question  # text-only: it cannot see the images, so the MIS question stays as it is
 
 
 def _request(kind: str, sample: Sample) -> tuple[str, list[Path]]:
