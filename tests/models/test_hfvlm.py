@@ -125,6 +125,41 @@ def test_qwen_prompt_is_the_authors(tiny_model_path) -> None:
     assert ours == f"{system}<|im_start|>user\n{vision}{vision}Q?<|im_end|>\n<|im_start|>assistant\n"
 
 
+def test_internvl_prompt_is_the_authors(tiny_model_path) -> None:
+    """InternVL `-hf`: the authors' `Image-k: <image>` turn, with `<image>` rendered as `<IMG_CONTEXT>`."""
+    api = HFVLMAPI(str(tiny_model_path("internvl")))
+    assert api.preset is not None and api.preset.name == "internvl2_5"
+    placeholders = "\n".join(f"Image-{i}: <image>\n" for i in (1, 2))
+    authors_turn = f"{placeholders}\nQ?".replace("<image>", "<IMG_CONTEXT>")
+    ours = asyncio.run(api.prompt_text(_two_image_turn("Q?")))
+    # the -hf template writes "<IMG_CONTEXT>\n" per image block; the layout takes that newline into account
+    assert ours == f"<|im_start|>user\n{authors_turn}<|im_end|>\n<|im_start|>assistant\n"
+    out = asyncio.run(api.generate(_two_image_turn("Q?"), [], "none", GenerateConfig(max_tokens=3)))
+    assert out.usage is not None and out.usage.output_tokens >= 1
+
+
+def test_internvl_gets_the_authors_tile_limit(tiny_model_path, tmp_path) -> None:
+    """InternVL `-hf` tiles each image into at most 4 patches (+ a thumbnail), not transformers' 12."""
+    paper = tmp_path / "paper-like"  # the tiny weights without the tiny marker stand for a paper checkpoint
+    shutil.copytree(tiny_model_path("internvl"), paper)
+    config = json.loads((paper / "config.json").read_text())
+    config.pop("mis_tiny_model")
+    (paper / "config.json").write_text(json.dumps(config))
+    wide = [ContentImage(image=_uri("red", (256, 64))), ContentImage(image=_uri("blue", (160, 96))),
+            ContentText(text="Q?")]
+
+    def tiles(api: HFVLMAPI) -> int:
+        conversation = asyncio.run(api._conversation([ChatMessageUser(content=wide)]))
+        batch = api.processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True,
+                                                  return_dict=True, return_tensors="pt")
+        return int(batch["pixel_values"].shape[0])
+
+    limited = HFVLMAPI(str(paper))
+    assert limited.processor_kwargs == {"crop_to_patches": True, "max_patches": 4}
+    stock = HFVLMAPI(str(paper), family="none")
+    assert tiles(limited) <= 2 * (4 + 1) < tiles(stock)
+
+
 def test_a_turn_already_laid_out_is_not_labelled_twice(tiny_model_path) -> None:
     api = HFVLMAPI(str(tiny_model_path("idefics3")))
     layout = user_turn_layout("idefics3")

@@ -96,7 +96,7 @@ def test_prefix_layouts_are_laid_out_per_family_and_inline_placeholders_stay() -
     assert len(plain) == 1 and plain[0]["role"] == "user"
 
 
-@pytest.mark.parametrize(("arch", "labelled"), [("idefics3", True), ("qwen2_vl", False)])
+@pytest.mark.parametrize(("arch", "labelled"), [("idefics3", True), ("internvl", True), ("qwen2_vl", False)])
 def test_training_prompt_is_the_evaluation_prompt(arch: str, labelled: bool, tiny_model_path) -> None:
     """The collator renders the user turn exactly as hfvlm prompts the same checkpoint."""
     import asyncio
@@ -116,7 +116,8 @@ def test_training_prompt_is_the_evaluation_prompt(arch: str, labelled: bool, tin
     prompt = asyncio.run(api.prompt_text([ChatMessageUser(content=[
         ContentImage(image=_uri("red")), ContentImage(image=_uri("blue")), ContentText(text="Why?")])]))
     assert rendered.startswith(prompt)  # same prompt, then the answer
-    assert ("Image-1: <image>\n\nImage-2: <image>\n\nWhy?" in rendered) is labelled
+    marker = "<IMG_CONTEXT>" if arch == "internvl" else "<image>"  # what each template writes for an image
+    assert (f"Image-1: {marker}\n\nImage-2: {marker}\n\nWhy?" in rendered) is labelled
 
 
 @pytest.mark.parametrize("arch", ARCHS)

@@ -66,6 +66,7 @@ def make_tiny_model(
         special_tokens=spec.special_tokens,
         named_tokens=spec.named_tokens,
         corpus=corpus,
+        extra_named_tokens=spec.extra_named_tokens or None,
     )
     chat_template = spec.chat_template()
     processor = spec.make_processor(size, tokenizer, chat_template)
