@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mis.data import load
+from mis.errors import MisError, RunStopped, UsageError
 from mis.testing import ScriptedOpenAIServer, message_text
 from mis.train.baselines import KINDS, load_vlguard_train, make_baseline
 from tests.fixtures.data import make_png
@@ -109,7 +110,7 @@ def test_rewrites_are_cached_so_a_rerun_asks_only_for_the_missing(train_file: Pa
         return "I'm sorry, no."
 
     out = tmp_path / "sorry"
-    with _scripted(flaky) as server, pytest.raises(Exception):  # noqa: B017, PT011 - any failure stops it
+    with _scripted(flaky) as server, pytest.raises(RunStopped, match="rerun the same command"):
         make_baseline(train_file, "sorry-prefix", out, rewrite_model=MODEL, rewrite_base_url=server.base_url)
     cached = (out / "rewrites.jsonl").read_text().splitlines()
     assert len(cached) == 3 and not (out / "mis_train.json").exists()
@@ -123,10 +124,10 @@ def test_sorry_prefix_refuses_a_rewrite_without_the_prefix_and_needs_a_model(tra
                                                                             monkeypatch) -> None:
     monkeypatch.setenv("SCRIPTED_API_KEY", "test-key")
     with _scripted(lambda body: "Sure, here is how.") as server:
-        with pytest.raises(ValueError, match="does not begin with"):
+        with pytest.raises(MisError, match="does not begin with"):
             make_baseline(train_file, "sorry-prefix", tmp_path / "a", rewrite_model=MODEL,
                           rewrite_base_url=server.base_url)
-    with pytest.raises(ValueError, match="sorry-prefix: an LLM rewrites each label; pass --rewrite-model"):
+    with pytest.raises(UsageError, match="sorry-prefix: an LLM rewrites each label; pass --rewrite-model"):
         make_baseline(train_file, "sorry-prefix", tmp_path / "b")
     offline = load(make_baseline(train_file, "sorry-prefix", tmp_path / "c", rewrite_model="offline"))
     assert all(s.target.startswith("I'm sorry, but I can't help with that as asked.") for s in offline)
@@ -141,7 +142,7 @@ def test_text_only_uses_the_original_question(train_file: Path, tmp_path: Path, 
 
     # without a model, records lacking the original question are named
     missing = r"3 samples have no metadata 'original_question' \(e\.g\. train/1\)"
-    with pytest.raises(ValueError, match=missing):
+    with pytest.raises(UsageError, match=missing):
         make_baseline(train_file, "text-only", tmp_path / "a")
 
     with _scripted(lambda body: "How could a red square and a blue circle be placed?") as server:
@@ -181,9 +182,9 @@ def test_make_baseline_cli(train_file: Path, tmp_path: Path) -> None:
     assert all(s.target.startswith(("I'm sorry", "I can't", "I'm unable")) for s in refusal)
     failed = runner.invoke(app, ["data", "make-baseline", str(train_file), "--kind", "text-only",
                                  "--out", str(tmp_path / "t")])
-    assert failed.exit_code == 1 and "--rewrite-model" in failed.output
+    assert failed.exit_code == 2 and "--rewrite-model" in failed.output  # a usage error
     again = runner.invoke(app, ["data", "make-baseline", str(train_file), "--kind", "refusal",
                                 "--out", str(tmp_path / "refusal")])
-    assert again.exit_code == 1 and "not empty" in again.output
+    assert again.exit_code == 2 and "not empty" in again.output
     bad = runner.invoke(app, ["data", "make-baseline", str(train_file), "--kind", "nope", "--out", "x"])
-    assert bad.exit_code == 1 and ", ".join(KINDS) in bad.output
+    assert bad.exit_code == 2 and ", ".join(KINDS) in bad.output

@@ -37,14 +37,15 @@ def make_baseline_cmd(
     ] = None,
 ) -> None:
     """Write a baseline variant of SOURCE that `mis train --data OUT` trains on (see docs/train.md)."""
-    from mis.data import DataError, load
+    from mis.data import load
+    from mis.errors import UsageError
     from mis.train.baselines import KINDS, make_baseline
 
     if kind not in KINDS:
-        raise fail(f"--kind: {kind!r} is not one of {', '.join(KINDS)}")
-    try:
+        raise UsageError(f"--kind: {kind!r} is not one of {', '.join(KINDS)}")
+    try:  # mis errors (usage 2, data 3, a rewrite run stopped 4) reach the app's handler
         result = make_baseline(source, kind, out, splits=splits or None, template=template,
                                rewrite_model=rewrite_model, rewrite_base_url=rewrite_base_url)
-    except (DataError, ValueError, OSError, RuntimeError) as exc:
+    except OSError as exc:
         raise fail(str(exc)) from None
     console.print(f"{kind} baseline: {len(load(result))} samples -> {result}", highlight=False)

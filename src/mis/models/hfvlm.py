@@ -42,6 +42,7 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
+from mis.errors import UsageError
 from mis.models._decoding import DEFAULT_MAX_TOKENS, gen_kwargs, generate_kwargs, neutral_kwargs
 from mis.models._layout import STOCK, TurnLayout, template_image_suffix
 from mis.models._messages import lay_out, neutralise, reserved_markers, to_hf_message
@@ -108,7 +109,7 @@ class HFVLMAPI(ModelAPI):
         try:
             hf_config = AutoConfig.from_pretrained(model_name, trust_remote_code=trust, token=token)
         except OSError as exc:
-            raise ValueError(f"hfvlm: cannot load {model_name!r}: not a model folder, and not found on the "
+            raise UsageError(f"hfvlm: cannot load {model_name!r}: not a model folder, and not found on the "
                              f"hub or in its cache ({str(exc).splitlines()[0]})") from exc
         self.model_type: str | None = getattr(hf_config, "model_type", None)
         self.preset = _resolve_preset(family_name, self.model_type)
@@ -301,7 +302,7 @@ def _resolve_preset(family: str, model_type: str | None) -> Preset | None:
     if family == "none":
         return None
     if family not in PRESETS:
-        raise ValueError(f"hfvlm: unknown family {family!r}; use auto, none or one of {', '.join(PRESETS)}")
+        raise UsageError(f"hfvlm: unknown family {family!r}; use auto, none or one of {', '.join(PRESETS)}")
     return PRESETS[family]
 
 
@@ -319,7 +320,7 @@ def _dtype(torch: Any, name: str, device: str) -> Any:
     try:
         return {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}[name]
     except KeyError:
-        raise ValueError(f"hfvlm: dtype must be auto, bfloat16, float16 or float32, got {name!r}") from None
+        raise UsageError(f"hfvlm: dtype must be auto, bfloat16, float16 or float32, got {name!r}") from None
 
 
 def _as_bool(value: Any) -> bool:

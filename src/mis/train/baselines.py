@@ -35,6 +35,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from mis.errors import DataError, MisError, RunStopped, UsageError
+
 if TYPE_CHECKING:
     from mis.data import Sample
 
@@ -60,7 +62,7 @@ def read_template_lines(path: str | Path | None, default: str) -> list[str]:
         text, where = Path(path).read_text(encoding="utf-8"), str(path)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
-        raise ValueError(f"template {where}: no lines (comments start with '#')")
+        raise UsageError(f"template {where}: no lines (comments start with '#')")
     return lines
 
 
@@ -90,7 +92,7 @@ def load_vlguard_train(root: str | Path) -> list[Sample]:
     paper's "2k unsafe + 1k safe" (1,023 + 977 refusals, 977 helpful answers in the release). Images
     are found under ``root/train/`` (the unzipped `train.zip`) or ``root/``.
     """
-    from mis.data import DataError, Sample
+    from mis.data import Sample
 
     root = Path(root)
     file = next((p for p in (root / "train.json", root / "data" / "train.json") if p.is_file()), None)
@@ -132,8 +134,6 @@ def load_vlguard_train(root: str | Path) -> list[Sample]:
 
 
 def _vlguard_image_root(root: Path, file: Path, records: list[Any]) -> Path:
-    from mis.data import DataError
-
     images = [r["image"] for r in records if isinstance(r, dict) and isinstance(r.get("image"), str)]
     first = images[0] if images else None
     candidates = [root / "train", root, file.parent / "train", file.parent]
@@ -170,10 +170,14 @@ class Rewriter:
         for k, path in enumerate(images, start=1):
             content += [ContentText(text=f"Image-{k}:"), ContentImage(image=_data_uri(path))]
         content.append(ContentText(text=prompt))
-        output = await self._api.generate([ChatMessageUser(content=content)])
+        try:
+            output = await self._api.generate([ChatMessageUser(content=content)])
+        except Exception as exc:  # noqa: BLE001 - after inspect's own retries: stop, resumably
+            raise RunStopped(f"rewrite of sample {sample.uid} by {self.model} failed ({exc}); finished "
+                             "rewrites are kept in the output folder: rerun the same command") from exc
         if output.error or not output.completion.strip():
-            raise RuntimeError(f"rewrite of sample {sample.uid} by {self.model}: no answer "
-                               f"({output.error or 'empty reply'}); rerun to retry")
+            raise RunStopped(f"rewrite of sample {sample.uid} by {self.model}: no answer "
+                             f"({output.error or 'empty reply'}); rerun the same command to retry it")
         return output.completion.strip()
 
 
@@ -224,6 +228,7 @@ def _rewrite_all(samples: list[Sample], kind: str, rewriter: Rewriter, cache: Pa
             async with semaphore:
                 prompt, images = _request(kind, sample)
                 text = await rewriter.ask(prompt, images, sample, kind)
+            _check_rewrite(kind, text, sample, rewriter.model)  # a bad reply is never cached
             done[keys[sample.uid]] = text
             with cache.open("a", encoding="utf-8") as fh:  # one line per reply: a crash loses nothing done
                 fh.write(json.dumps({"key": keys[sample.uid], "uid": sample.uid, "text": text}) + "\n")
@@ -234,12 +239,18 @@ def _rewrite_all(samples: list[Sample], kind: str, rewriter: Rewriter, cache: Pa
     return {s.uid: done[keys[s.uid]] for s in samples}
 
 
+def _check_rewrite(kind: str, text: str, sample: Sample, model: str) -> None:
+    if kind == "sorry-prefix" and not text.startswith("I'm sorry"):
+        raise MisError(f"sample {sample.uid}: the rewrite by {model} does not begin with \"I'm sorry\": "
+                       f"{text[:80]!r}; check the model (prompt: templates/sorry_rewrite.jinja)")
+
+
 # ---------------------------------------------------------------------------------------- convert
 def convert(sample: Sample, kind: str, *, refusals: list[str], black: Path | None,
             rewrite: str | None = None, rewrite_model: str | None = None) -> Sample:
     """One labelled sample -> its baseline variant (metadata records the kind and any rewrite)."""
     if not (sample.target or "").strip():
-        raise ValueError(f"sample {sample.uid}: field 'target' is empty; baselines need labelled data")
+        raise DataError(f"sample {sample.uid}: field 'target' is empty; baselines need labelled data")
     meta: dict[str, Any] = {**sample.metadata, "baseline": kind}
     if kind in ("text-only", "black-image"):
         meta.pop("user_turn", None)  # its image placeholders no longer match the images
@@ -248,9 +259,6 @@ def convert(sample: Sample, kind: str, *, refusals: list[str], black: Path | Non
         update = {"target": _pick(refusals, sample.uid)}
     elif kind == "sorry-prefix":
         assert rewrite is not None
-        if not rewrite.startswith("I'm sorry"):
-            raise ValueError(f"sample {sample.uid}: the rewrite by {rewrite_model} does not begin with "
-                             f"\"I'm sorry\": {rewrite[:80]!r}; rerun or check the model")
         update = {"target": rewrite}
         meta.update(mirage_target=sample.target, rewrite_model=rewrite_model)
     elif kind == "text-only":
@@ -266,7 +274,7 @@ def convert(sample: Sample, kind: str, *, refusals: list[str], black: Path | Non
         assert black is not None
         update = {"images": [str(black)]}
     else:
-        raise ValueError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
+        raise UsageError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
     return sample.model_copy(update={**update, "metadata": meta})
 
 
@@ -291,16 +299,16 @@ def make_baseline(
     from mis.data import load, write_mis_layout
 
     if kind not in KINDS:
-        raise ValueError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
+        raise UsageError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
     out = Path(out)
     if out.exists() and any(p.name != CACHE_FILE for p in out.iterdir()):
-        raise ValueError(f"out: {out} is not empty; choose an empty folder")
+        raise UsageError(f"out: {out} is not empty; choose an empty folder")
     if kind == "vlguard-p":
         samples = load_vlguard_train(source)
     else:
         samples = list(load(source, splits=list(splits) if splits else None).samples)
     if not samples:
-        raise ValueError(f"{source}: no samples")
+        raise DataError(f"{source}: no samples")
     rewrites: dict[str, str] = {}
     if kind in REWRITTEN:
         todo = samples if kind == "sorry-prefix" else [
@@ -308,7 +316,7 @@ def make_baseline(
         if todo and not rewrite_model:
             what = ("an LLM rewrites each label" if kind == "sorry-prefix" else
                     f"{len(todo)} samples have no metadata 'original_question' (e.g. {todo[0].uid})")
-            raise ValueError(f"{kind}: {what}; pass --rewrite-model (any inspect model, e.g. "
+            raise UsageError(f"{kind}: {what}; pass --rewrite-model (any inspect model, e.g. "
                              "openai/gpt-4o-2024-11-20) or 'offline' for a deterministic stand-in")
         if todo:
             out.mkdir(parents=True, exist_ok=True)
