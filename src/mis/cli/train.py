@@ -54,6 +54,9 @@ def train_cmd(  # noqa: PLR0913 - one option per TrainConfig field
     general_ratio: Annotated[
         Float, _o("--general-ratio", help="Instead: the general share of the mix (e.g. 0.111).")
     ] = None,
+    baseline: Annotated[
+        Str, _o("--baseline", help="Paper baseline this run trains (recorded; baseline recipes set it).")
+    ] = None,
     epochs: Annotated[Float, _o("--epochs", help="Epochs.")] = None,
     lr: Annotated[Float, _o("--lr", help="Peak learning rate.")] = None,
     warmup_ratio: Annotated[Float, _o("--warmup-ratio", help="Warm-up share of all steps.")] = None,
@@ -139,6 +142,7 @@ _FIELDS = {
     "general_data",
     "general_samples",
     "general_ratio",
+    "baseline",
     "epochs",
     "lr",
     "warmup_ratio",
