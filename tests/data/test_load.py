@@ -226,3 +226,55 @@ def test_metadata_round_trips_without_changing_the_record_shape(tmp_path: Path) 
     s = Sample(id="1", split="easy", question="q?", images=[str(tmp_path / "a.png")], metadata=meta)
     back = load(write_mis_layout([s], tmp_path / "o")).samples[0]
     assert back.metadata == meta and back.images == ["easy_image/1/object1.png"]
+
+
+def test_paper_spelling_of_a_sub_category_is_an_alias(tmp_path: Path, caplog) -> None:
+    """The paper's table spells one name "Abuse and Physical Alterations": load maps it, with a note."""
+    import logging
+
+    from mis.data import SUB_CATEGORIES, validate
+
+    root = make_mis_test_dir(tmp_path / "d", 2, 0, 0)
+    records = json.loads((root / "mis_easy.json").read_text())
+    records[0].update(category="Violent", sub_category="Abuse and Physical Alterations")
+    (root / "mis_easy.json").write_text(json.dumps(records))
+    with caplog.at_level(logging.INFO, logger="mis.data._records"):
+        sample = load(root).samples[0]
+    assert sample.sub_category == "Abuse and Physical Altercations"
+    assert "alias" in sample.metadata["label_alias"] and "Alterations" in sample.metadata["label_alias"]
+    assert "normalised on load" in caplog.text
+    assert not [p for p in validate(root) if p.code == "unknown_category"]  # not rejected any more
+    assert len(SUB_CATEGORIES) == 14  # the names as they are (the paper says 12)
+    records[0]["sub_category"] = "Abuse and Physical Alteration"  # a typo is still caught
+    (root / "mis_easy.json").write_text(json.dumps(records))
+    assert [p.code for p in validate(root)] == ["unknown_category"]
+
+
+def test_user_turn_layout_is_kept_when_images_sit_in_the_text(tmp_path: Path) -> None:
+    path = make_mis_train_dir(tmp_path / "t", n=3)
+    records = json.loads(path.read_text())
+    records[1]["conversations"][0]["value"] = "Compare <image> with <image>: which one is red?"
+    records[2]["conversations"][0]["value"] = "Image-1: <image>\n\nImage-2: <image>\n\nWhich one is red?"
+    path.write_text(json.dumps(records))
+    first, inline, spaced = load(path).samples
+    assert "user_turn" not in first.metadata  # "Image-1: <image>\nImage-2: <image>\n...": a prefix layout
+    assert inline.question == "Compare with : which one is red?"  # what evaluation sees: no markers
+    assert inline.metadata["user_turn"] == "Compare <image> with <image>: which one is red?"
+    assert spaced.question == "Which one is red?" and "user_turn" not in spaced.metadata
+
+
+def test_multi_turn_messages_are_kept_whole(tmp_path: Path) -> None:
+    make_png(tmp_path / "a.png", 0, 1)
+    record = {"messages": [
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is it?"}]},
+        {"role": "assistant", "content": "A red square."},
+        {"role": "user", "content": "And its colour?"},
+        {"role": "assistant", "content": "Red."},
+    ], "images": ["a.png"]}
+    path = tmp_path / "general.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    (sample,) = load(path).samples
+    assert (sample.question, sample.target) == ("What is it?", "A red square.")
+    assert sample.metadata["conversations"] == [
+        {"from": "human", "value": "<image>What is it?"}, {"from": "gpt", "value": "A red square."},
+        {"from": "human", "value": "And its colour?"}, {"from": "gpt", "value": "Red."}]

@@ -1,4 +1,7 @@
-"""The docs run as written: the offline walkthrough of docs/evaluate.md; docs/models.md matches families."""
+"""The docs run as written: docs/evaluate.md's offline walkthrough, docs/architecture.md's walkthroughs.
+
+docs/models.md is checked against the presets in tests/models/test_presets.py.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from mis.models.families import FAMILIES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -46,21 +47,6 @@ def test_offline_walkthrough_runs_as_written(tmp_path: Path, monkeypatch: pytest
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "docs/evaluate.md", "exec"), {})  # noqa: S102 - the documented snippet, verbatim
     assert str(results["metrics"]) in capsys.readouterr().out
-
-
-def test_models_page_matches_the_family_presets() -> None:
-    text = (DOCS / "models.md").read_text()
-    serve_lines = [line for line in text.splitlines() if line.startswith("vllm serve ")]
-    for name, family in FAMILIES.items():
-        assert f"### {name}\n" in text
-        assert family.vllm_serve_command() in serve_lines, name
-        if family.hfvlm:
-            assert f"--model hfvlm/{family.models[0]}" in text
-    for line in serve_lines:
-        assert """--limit-mm-per-prompt '{"image":2}'""" in line
-    assert FAMILIES["internvl2_5"].vllm_serve_command("Tuwhy/InternVL2.5-8B-MIRage") in serve_lines
-    assert "hfvlm/Tuwhy/Qwen2-VL-7B-MIRage" in text
-    assert re.search(r"^## Tiny models", text, re.M)  # the tiny-models helper's section is kept
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from mis.models import ARCHS, TinySize, make_tiny_model, tiny_model_info
+from mis.models.tiny import tokens_per_image
 from tests.models._chat import chat_inputs, two_images
 
 MODEL_CLASS = {
@@ -15,12 +16,14 @@ MODEL_CLASS = {
     "qwen2_vl": "Qwen2VLForConditionalGeneration",
     "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
     "llava_onevision": "LlavaOnevisionForConditionalGeneration",
+    "internvl": "InternVLForConditionalGeneration",
 }
 PROCESSOR_CLASS = {
     "idefics3": "Idefics3Processor",
     "qwen2_vl": "Qwen2VLProcessor",
     "qwen2_5_vl": "Qwen2_5_VLProcessor",
     "llava_onevision": "LlavaOnevisionProcessor",
+    "internvl": "InternVLProcessor",
 }
 
 
@@ -44,7 +47,12 @@ def test_loads_offline_generates_and_round_trips(arch, tiny_model_path, tmp_path
 
     batch = chat_inputs(processor)
     n_image_tokens = int((batch["input_ids"] == model.config.image_token_id).sum())
-    assert n_image_tokens == 2 * info["image_tokens_per_image"]
+    if arch == "internvl":  # tiles: the non-square fixture image becomes several (+ a thumbnail)
+        assert n_image_tokens == batch["pixel_values"].shape[0] * info["image_tokens_per_image"]
+        square = chat_inputs(processor, [two_images()[0]] * 2)["input_ids"]
+        assert int((square == model.config.image_token_id).sum()) == 2 * info["image_tokens_per_image"]
+    else:
+        assert n_image_tokens == 2 * info["image_tokens_per_image"]
 
     prompt_len = batch["input_ids"].shape[1]
     generated = model.generate(**batch, max_new_tokens=4, do_sample=False)
@@ -134,4 +142,30 @@ def test_info_file_describes_the_build(tiny_model_path):
     path = tiny_model_path("qwen2_vl")
     info = json.loads((path / "tiny_model.json").read_text())
     assert info["size"]["image_size"] == TinySize().image_size
-    assert info["image_tokens_per_image"] == TinySize().tokens_per_image("qwen2_vl") == 4
+    assert info["image_tokens_per_image"] == tokens_per_image(TinySize(), "qwen2_vl") == 4
+
+
+def test_models_package_has_no_import_cycle() -> None:
+    """Imports inside mis.models form no cycle (issue 10: tiny <-> _tiny_archs)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "src"
+    graph: dict[str, set[str]] = {}
+    for file in (root / "mis/models").rglob("*.py"):
+        module = ".".join(file.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        tree = ast.parse(file.read_text())
+        graph[module] = {  # function-level imports count too: they close a cycle when they run
+            node.module for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mis.models")
+        }
+
+    def reaches(start: str, target: str, seen: set[str]) -> bool:
+        for nxt in graph.get(start, ()):
+            if nxt == target or (nxt not in seen and reaches(nxt, target, seen | {nxt})):
+                return True
+        return False
+
+    assert "mis.models.tiny._archs" in graph and "mis.models.tiny._sizes" in graph
+    cyclic = sorted(m for m in graph if reaches(m, m, {m}))
+    assert cyclic == []

@@ -27,6 +27,8 @@ SPECIALS = {
     ],
     "qwen2_5_vl": ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>"],
     "llava_onevision": ["<|im_start|>", "<|im_end|>", "<image>", "<video>", "<|endoftext|>"],
+    "internvl": ["<|im_start|>", "<|im_end|>", "<img>", "</img>", "<IMG_CONTEXT>", "<video>",
+                 "<|endoftext|>"],
 }
 TEMPLATE_MARKS = {
     "idefics3": ["<|begin_of_text|>User:", "<end_of_utterance>", "Assistant:"],
@@ -36,6 +38,7 @@ TEMPLATE_MARKS = {
     ],
     "qwen2_5_vl": ["<|im_start|>user\n", "<|vision_start|><|image_pad|><|vision_end|>"],
     "llava_onevision": ["<|im_start|>user <image><image>\n", "<|im_start|>assistant\n"],
+    "internvl": ["<|im_start|>user\n<IMG_CONTEXT>\n<IMG_CONTEXT>\nHi<|im_end|>", "<|im_start|>assistant\n"],
 }
 SENTENCE = "The first image shows a red square; the second shows a blue circle (42 px wide)!"
 
@@ -50,6 +53,9 @@ def test_special_tokens_template_and_round_trip(arch, tiny_model_path):
         ids = tok.encode(token, add_special_tokens=False)
         assert len(ids) == 1 and tok.convert_ids_to_tokens(ids[0]) == token, token
     assert tok.pad_token is not None and tok.eos_token is not None
+    if arch == "internvl":  # InternVLProcessor reads these names from the tokenizer
+        assert (tok.start_image_token, tok.end_image_token, tok.context_image_token) == ("<img>", "</img>",
+                                                                                        "<IMG_CONTEXT>")
     assert tok.decode(tok.encode(SENTENCE, add_special_tokens=False)) == SENTENCE
 
     messages = [

@@ -1,4 +1,7 @@
-"""The commands as a user runs them: `mis train --accelerate`, `mis eval hfvlm/OUT`, make-baseline."""
+"""The commands as a user runs them: `mis train --accelerate`, `mis eval hfvlm/OUT`.
+
+`mis data make-baseline` is tested in test_baselines.py.
+"""
 
 from __future__ import annotations
 
@@ -101,39 +104,3 @@ def test_trained_output_is_evaluated_by_mis_eval_hfvlm(tiny_model_path, train_fi
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert results["model"] == f"hfvlm/{out}" and results["n"] == 3 and judged == 3
     assert results["metrics"]["rsr"] == 100.0 and results["metrics"]["unknown"] == 0.0
-
-
-def test_make_baseline_cli_writes_each_kind(train_file, tmp_path) -> None:
-    from typer.testing import CliRunner
-
-    from mis.cli import app
-    from mis.data import load
-
-    original = {s.id: s for s in load(train_file).samples}
-    seen = {}
-    for kind in ("refusal", "sorry-prefix", "text-only", "black-image"):
-        result = CliRunner().invoke(
-            app, ["data", "make-baseline", str(train_file), "--kind", kind, "--out", str(tmp_path / kind)]
-        )
-        assert result.exit_code == 0, result.output
-        seen[kind] = {s.id: s for s in load(tmp_path / kind).samples}
-        assert set(seen[kind]) == set(original)
-    for sid, s in original.items():
-        assert seen["refusal"][sid].target.startswith(("I'm sorry", "I can't", "I'm unable"))
-        assert seen["refusal"][sid].images and len(seen["refusal"][sid].images) == len(s.images)
-        assert seen["sorry-prefix"][sid].target == f"I'm sorry. {s.target}"
-        assert seen["text-only"][sid].images == [] and seen["text-only"][sid].target == s.target
-        black = seen["black-image"][sid]
-        assert len(black.images) == 1 and black.target == s.target
-        from PIL import Image
-
-        assert Image.open(black.image_paths()[0]).getextrema() == ((0, 0), (0, 0), (0, 0))
-    again = CliRunner().invoke(
-        app,
-        ["data", "make-baseline", str(train_file), "--kind", "refusal", "--out", str(tmp_path / "refusal")],
-    )
-    assert again.exit_code == 1 and "not empty" in again.output
-    bad = CliRunner().invoke(
-        app, ["data", "make-baseline", str(train_file), "--kind", "nope", "--out", str(tmp_path / "x")]
-    )
-    assert bad.exit_code == 1 and "refusal, sorry-prefix, text-only, black-image" in bad.output

@@ -77,18 +77,67 @@ def test_validate_reports_token_counts(tiny_model_path, tmp_path: Path, caplog) 
     assert stats["samples"] == 2 and 0 < stats["answer_tokens"] < stats["tokens"]
 
 
-def test_placeholders_interleave_images_and_text() -> None:
-    row = {
-        "uid": "train/1",
-        "images": ["a", "b"],
-        "question": "Image-1: <image>\nImage-2: <image>\nWhy?",
-        "target": "T",
-    }
-    user = build_messages(row)[0]["content"]
-    assert [b["type"] for b in user] == ["text", "image", "text", "image", "text"]
-    assert [b.get("text") for b in user] == ["Image-1:", None, "Image-2:", None, "Why?"]
-    plain = build_messages({**row, "question": "Why?"}, with_target=False)
-    assert [b["type"] for b in plain[0]["content"]] == ["image", "image", "text"] and len(plain) == 1
+def test_prefix_layouts_are_laid_out_per_family_and_inline_placeholders_stay() -> None:
+    from mis.models import user_turn_layout
+
+    row = {"uid": "train/1", "images": ["a", "b"], "question": "Why?", "target": "T",
+           "user_turn": None}
+    # images first (Qwen, LLaVA-OneVision, unknown families)
+    stock = build_messages(row)[0]["content"]
+    assert [b["type"] for b in stock] == ["image", "image", "text"] and stock[-1]["text"] == "Why?"
+    # the authors' InternVL / Idefics3 labels
+    labelled = build_messages(row, layout=user_turn_layout("idefics3"))[0]["content"]
+    assert [b.get("text") for b in labelled] == ["Image-1: ", None, "\n\nImage-2: ", None, "\n\nWhy?"]
+    # a turn whose images sit inside its text keeps them there, text as written
+    inline = {**row, "user_turn": "Compare <image> with <image>: which is larger?"}
+    content = build_messages(inline, layout=user_turn_layout("idefics3"))[0]["content"]
+    assert [b.get("text") for b in content] == ["Compare ", None, " with ", None, ": which is larger?"]
+    plain = build_messages(row, with_target=False)
+    assert len(plain) == 1 and plain[0]["role"] == "user"
+
+
+@pytest.mark.parametrize(("arch", "labelled"), [("idefics3", True), ("internvl", True), ("qwen2_vl", False)])
+def test_training_prompt_is_the_evaluation_prompt(arch: str, labelled: bool, tiny_model_path) -> None:
+    """The collator renders the user turn exactly as hfvlm prompts the same checkpoint."""
+    import asyncio
+
+    from inspect_ai.model import ChatMessageUser, ContentImage, ContentText
+    from transformers import AutoProcessor
+
+    from mis.models.hfvlm import HFVLMAPI
+    from tests.models.test_hfvlm import _uri
+
+    path = tiny_model_path(arch)
+    collator = AssistantOnlyCollator(AutoProcessor.from_pretrained(path))
+    assert collator.model_type == arch and collator.layout.labelled is labelled
+    row = {"uid": "train/1", "images": ["a", "b"], "question": "Why?", "target": TARGET}
+    rendered = collator.render(row)
+    api = HFVLMAPI(str(path))
+    prompt = asyncio.run(api.prompt_text([ChatMessageUser(content=[
+        ContentImage(image=_uri("red")), ContentImage(image=_uri("blue")), ContentText(text="Why?")])]))
+    assert rendered.startswith(prompt)  # same prompt, then the answer
+    marker = "<IMG_CONTEXT>" if arch == "internvl" else "<image>"  # what each template writes for an image
+    assert (f"Image-1: {marker}\n\nImage-2: {marker}\n\nWhy?" in rendered) is labelled
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_multi_turn_trains_every_answer_and_no_question(arch: str, tiny_model_path, tmp_path: Path) -> None:
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(tiny_model_path(arch))
+    answers = ["A red square and a blue circle.", "The square is on the left.", "Both are flat shapes."]
+    questions = ["<image>\n<image>\nWhat do you see?", "Which is on the left?", "What do they share?"]
+    turns = [t for q, a in zip(questions, answers, strict=True)
+             for t in ({"role": "user", "text": q}, {"role": "assistant", "text": a})]
+    row = {**_row(tmp_path, "general/1"), "turns": turns, "target": answers[0]}
+    batch = AssistantOnlyCollator(processor)([row])
+    labels, ids = batch["labels"][0], batch["input_ids"][0]
+    trained = processor.tokenizer.decode(ids[labels != IGNORE], skip_special_tokens=True)
+    for answer in answers:
+        assert answer in trained, (arch, trained)
+    for question in ("What do you see?", *questions[1:]):
+        assert question not in trained
+    assert int((ids == next(iter(AssistantOnlyCollator(processor).image_token_ids))).sum()) > 0
 
 
 def test_unreadable_image_names_the_sample(tiny_model_path, tmp_path: Path) -> None:

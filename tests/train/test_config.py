@@ -23,15 +23,43 @@ PAPER = {  # paper Table 7: lr, warm-up, epochs
     "mirage-qwen2-vl-7b": (2e-6, 0.03, 3),
     "mirage-llava-onevision-7b": (5e-6, 0.03, 3),
 }
+#: baseline recipe -> (kind recorded, general samples): InternVL2.5-8B's Table 7 row each.
+BASELINES = {
+    "baseline-text-only-internvl2.5-8b": ("text-only", 500),
+    "baseline-sorry-prefix-internvl2.5-8b": ("sorry-prefix", 500),
+    "baseline-vlguard-p-internvl2.5-8b": ("vlguard-p", 0),
+    "baseline-textual-sft-internvl2.5-8b": ("textual-sft", 0),
+}
 
 
 def test_packaged_recipes_carry_table7_values() -> None:
-    assert set(PAPER) | {"tiny-cpu"} == set(available_recipes())
+    assert set(PAPER) | set(BASELINES) | {"tiny-cpu"} == set(available_recipes())
     for name, (lr, warmup, epochs) in PAPER.items():
         config = resolve_config(name, data="d", out="o")
         assert (config.lr, config.warmup_ratio, config.epochs) == (lr, warmup, epochs), name
         assert config.freeze_vision and not config.lora and config.recipe == name
-        assert config.general_ratio == pytest.approx(0.111)
+        assert config.general_samples == 500 and config.general_ratio is None  # the paper's 500, not 490
+    mirage = resolve_config("mirage-internvl2.5-8b", data="d", out="o")
+    for name, (kind, general) in BASELINES.items():
+        config = resolve_config(name, data="d", out="o")
+        assert (config.lr, config.warmup_ratio, config.epochs) == PAPER["mirage-internvl2.5-8b"], name
+        assert (config.baseline, config.general_samples) == (kind, general), name
+        assert config.model == mirage.model and config.max_length == mirage.max_length
+
+
+def test_general_samples_or_ratio(tmp_path: Path) -> None:
+    assert resolve_config(model="m", data="d", out="o").general_samples == 500  # the default is the paper's
+    by_ratio = resolve_config("mirage-qwen2-vl-7b", data="d", out="o", general_ratio=0.2)
+    assert (by_ratio.general_samples, by_ratio.general_ratio) == (None, 0.2)  # a ratio replaces the count
+    old = tmp_path / "old.yaml"
+    old.write_text("model: m\ngeneral_ratio: 0.111\n")  # a recipe that only states a ratio keeps working
+    assert resolve_config(str(old), data="d", out="o").general_samples is None
+    both = tmp_path / "both.yaml"
+    both.write_text("model: m\ngeneral_ratio: 0.111\ngeneral_samples: 500\n")
+    with pytest.raises(ConfigError, match=r"general_samples \(500\) and general_ratio \(0\.111\): set one"):
+        resolve_config(str(both), data="d", out="o")
+    with pytest.raises(ConfigError, match="general_samples: must be >= 0"):
+        resolve_config(model="m", data="d", out="o", general_samples=-1)
 
 
 def test_overrides_beat_recipe_and_none_means_not_given(tmp_path: Path) -> None:

@@ -86,7 +86,7 @@ def test_lora_overfits_and_merge_matches_base_plus_adapter(
 def test_qwen2_5_vl_trains_with_mixed_text_only_general_data(tiny_model_path, train_file, tmp_path) -> None:
     from mis.train.baselines import make_baseline
 
-    general = make_baseline(train_file, "text-only", tmp_path / "general")
+    general = make_baseline(train_file, "text-only", tmp_path / "general", rewrite_model="offline")
     out, losses = run_train(
         tiny_model_path("qwen2_5_vl"),
         train_file,

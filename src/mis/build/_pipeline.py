@@ -112,6 +112,8 @@ def samples_from(records: list[Record], out: Path) -> list[Any]:
                         "objects": list(r["objects"]),
                         "t2i_prompts": list(r["t2i_prompts"]),
                         "t2i_seeds": list(r["t2i_seeds"]),
+                        # the extracted question that names both objects (text-only baseline)
+                        **({"original_question": r["seed_question"]} if r.get("seed_question") else {}),
                     },
                 )
             )

@@ -48,8 +48,14 @@ def train_cmd(  # noqa: PLR0913 - one option per TrainConfig field
         list[str] | None, _o("--split", help="Only these splits of --data (repeatable).")
     ] = None,
     general_data: Annotated[Str, _o("--general-data", help="General instruction data mixed in.")] = None,
+    general_samples: Annotated[
+        Int, _o("--general-samples", help="Exactly N general samples mixed in (default 500, the paper's).")
+    ] = None,
     general_ratio: Annotated[
-        Float, _o("--general-ratio", help="General share of the mix (paper 0.111).")
+        Float, _o("--general-ratio", help="Instead: the general share of the mix (e.g. 0.111).")
+    ] = None,
+    baseline: Annotated[
+        Str, _o("--baseline", help="Paper baseline this run trains (recorded; baseline recipes set it).")
     ] = None,
     epochs: Annotated[Float, _o("--epochs", help="Epochs.")] = None,
     lr: Annotated[Float, _o("--lr", help="Peak learning rate.")] = None,
@@ -134,7 +140,9 @@ _FIELDS = {
     "model",
     "data",
     "general_data",
+    "general_samples",
     "general_ratio",
+    "baseline",
     "epochs",
     "lr",
     "warmup_ratio",

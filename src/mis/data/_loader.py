@@ -23,6 +23,7 @@ from mis.data._sources import (
     remap_llamafactory,
     split_for,
 )
+from mis.data._taxonomy import normalise_labels
 
 
 @dataclass
@@ -164,12 +165,14 @@ def load_hf(folder: Path, splits: set[str] | None, cache_dir: Path | None) -> li
                     tmp.replace(target)
                 paths.append(rel.as_posix())
             metadata = row.get("metadata")
+            meta = json.loads(metadata) if isinstance(metadata, str) and metadata else {}
+            category, sub_category, note = normalise_labels(row.get("category"), row.get("sub_category"))
+            if note is not None:
+                meta["label_alias"] = note
             samples.append(Sample(
                 id=sid, split=split, question=row["question"], images=paths,
-                category=row.get("category"), sub_category=row.get("sub_category"),
-                target=row.get("target") or None,
-                metadata=json.loads(metadata) if isinstance(metadata, str) and metadata else {},
-                root=images_root,
+                category=category, sub_category=sub_category, target=row.get("target") or None,
+                metadata=meta, root=images_root,
             ))
     return samples
 

@@ -10,23 +10,36 @@ Three record shapes exist in the wild and in our exports:
 
 Parsing never raises: it returns the Sample (or None when the record is unusable) and the problems,
 so ``load`` can stop on structural problems while ``validate`` reports all of them.
+
+A user turn's layout is kept, not thrown away: ``Sample.question`` is the question without image
+placeholders (what evaluation and the judge see), and when the placeholders sit *inside* the text
+(``"Compare <image> with <image>"``) rather than all before it, the turn as written is kept in
+``metadata["user_turn"]`` so training puts each image where the record put it. A turn whose
+placeholders (with or without InternVL's ``Image-k:`` labels) all come first is laid out again per
+model family at training time (`mis.models.user_turn_layout`), the way the authors' scripts send it.
+Multi-turn conversations are kept whole in ``metadata["conversations"]`` (ShareGPT turns).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any, Literal
 
 from mis.data._errors import Problem
 from mis.data._schema import Sample
-from mis.data._taxonomy import category_problem
+from mis.data._taxonomy import category_problem, normalise_labels
+
+log = logging.getLogger(__name__)
 
 Shape = Literal["test", "sharegpt", "messages"]
 
 PLACEHOLDER = "<image>"
 # "Image-1: <image>\n" (InternVL's multi-image prompt) or a bare "<image>", with the newline after it.
 _PLACEHOLDER_RE = re.compile(r"(?:Image-\d+:[ \t]*)?<image>[ \t]*\n?")
+# A run of leading placeholders (optionally labelled), the MIS / InternVL / LLaVA prefix layouts.
+_LEADING_RE = re.compile(r"^(?:\s*(?:Image-\d+:[ \t]*)?<image>)+\s*")
 IMAGE_PATH_RE = re.compile(r"^image_path(\d+)$")
 # Keys our exporters add next to the format's own keys so a round trip keeps ids, splits and labels.
 _COMMON_KEYS = ("id", "split", "category", "sub_category", "metadata")
@@ -35,6 +48,20 @@ _COMMON_KEYS = ("id", "split", "category", "sub_category", "metadata")
 def strip_placeholders(text: str) -> tuple[str, int]:
     """The question without image placeholders, and how many ``<image>`` placeholders it had."""
     return _PLACEHOLDER_RE.sub("", text).strip(), text.count(PLACEHOLDER)
+
+
+def split_user_turn(text: str) -> tuple[str, int, bool]:
+    """(question without placeholders, number of ``<image>`` placeholders, whether any sits in the text).
+
+    ``False`` for the prefix layouts (every placeholder, labelled or not, before the question), which a
+    family's layout can rebuild from the bare question; ``True`` when the text interleaves them.
+    """
+    n = text.count(PLACEHOLDER)
+    leading = _LEADING_RE.match(text)
+    rest = text[leading.end():] if leading else text
+    if PLACEHOLDER not in rest:
+        return rest.strip(), n, False
+    return strip_placeholders(text)[0], n, True
 
 
 def internvl_prompt(question: str, n_images: int) -> str:
@@ -61,6 +88,7 @@ class _Ctx:
     def __init__(self, file: str, index: int, sample_id: str | None) -> None:
         self.file, self.index, self.sample_id = file, index, sample_id
         self.problems: list[Problem] = []
+        self.notes: dict[str, str] = {}  # kept in the sample's metadata (e.g. a label alias replaced)
 
     def add(self, field: str | None, message: str, code: str) -> None:
         sid = self.sample_id if self.sample_id is not None else f"#{self.index}"
@@ -99,11 +127,25 @@ def _text(record: dict[str, Any], key: str, ctx: _Ctx, *, required: bool) -> str
 def _labels(record: dict[str, Any], ctx: _Ctx) -> tuple[str | None, str | None]:
     category = _text(record, "category", ctx, required=False)
     sub_category = _text(record, "sub_category", ctx, required=False)
+    category, sub_category, note = normalise_labels(category, sub_category)
+    if note is not None:
+        ctx.notes["label_alias"] = note
+        _log_alias_once(ctx.file, note)
     why = category_problem(category, sub_category)
     if why is not None:
         field = "category" if why.startswith("unknown category") else "sub_category"
         ctx.add(field, why, "unknown_category")
     return category, sub_category
+
+
+_LOGGED_ALIASES: set[tuple[str, str]] = set()
+
+
+def _log_alias_once(file: str, note: str) -> None:
+    """One log line per file and alias (a release spells one name the same way on every record)."""
+    if (file, note) not in _LOGGED_ALIASES:
+        _LOGGED_ALIASES.add((file, note))
+        log.info("%s: %s; normalised on load (sample metadata 'label_alias' keeps the note)", file, note)
 
 
 def _image_list(value: Any, key: str, ctx: _Ctx) -> list[str] | None:
@@ -164,7 +206,7 @@ def parse_record(
         category=fields["category"],
         sub_category=fields["sub_category"],
         target=fields.get("target"),
-        metadata={**extra, **metadata, **fields.get("metadata", {})},
+        metadata={**extra, **metadata, **fields.get("metadata", {}), **ctx.notes},
         root=root,
     )
     return sample, ctx.problems
@@ -216,7 +258,7 @@ def _parse_sharegpt(record: dict[str, Any], ctx: _Ctx, index: int) -> dict[str, 
     if human is None:
         ctx.add("conversations", "has no human turn", "missing_field")
         return None
-    question, n_placeholders = strip_placeholders(turns[human]["value"])
+    question, n_placeholders, interleaved = split_user_turn(turns[human]["value"])
     gpt = next((t["value"] for t in turns[human + 1 :] if t["from"] in ("gpt", "assistant")), None)
     category, sub_category = _labels(record, ctx)
     if sid is None or images is None:
@@ -228,20 +270,32 @@ def _parse_sharegpt(record: dict[str, Any], ctx: _Ctx, index: int) -> dict[str, 
     metadata: dict[str, Any] = {}
     if len(turns) > human + 2 or human > 0:
         metadata["conversations"] = turns
+    if interleaved:
+        metadata["user_turn"] = turns[human]["value"]
     return {"id": sid, "question": question, "images": images, "category": category,
             "sub_category": sub_category, "target": gpt or None, "metadata": metadata,
             "_used": {key, "conversations"}}
 
 
 def _content_text(content: Any, ctx: _Ctx, field: str) -> tuple[str, int] | None:
-    """Text of a message and its image count (placeholders or ``{"type": "image"}`` blocks)."""
+    """Text of a message and its image count (placeholders or ``{"type": "image"}`` blocks).
+
+    Image blocks become ``<image>`` placeholders where they stand, so their order with the text
+    survives; text blocks are joined with newlines, as before.
+    """
     if isinstance(content, str):
         return content, content.count(PLACEHOLDER)
     if isinstance(content, list) and all(isinstance(b, dict) for b in content):
-        texts = [b.get("text", "") for b in content if b.get("type") == "text"]
-        n_blocks = sum(1 for b in content if b.get("type") in ("image", "image_url"))
-        text = "\n".join(t for t in texts if isinstance(t, str))
-        return text, n_blocks + text.count(PLACEHOLDER)
+        pieces: list[str] = []
+        for b in content:
+            if b.get("type") in ("image", "image_url"):
+                pieces.append(PLACEHOLDER)
+            elif b.get("type") == "text" and isinstance(b.get("text"), str):
+                if pieces and pieces[-1] != PLACEHOLDER:
+                    pieces.append("\n")
+                pieces.append(b["text"])
+        text = "".join(pieces)
+        return text, text.count(PLACEHOLDER)
     ctx.add(field, "content must be a string or a list of content blocks", "bad_type")
     return None
 
@@ -264,7 +318,7 @@ def _parse_messages(record: dict[str, Any], ctx: _Ctx, index: int) -> dict[str, 
     if parsed is None:
         return None
     text, n_placeholders = parsed
-    question = strip_placeholders(text)[0]
+    question, _, interleaved = split_user_turn(text)
     answer = next((m.get("content") for m in messages[user + 1 :] if m["role"] == "assistant"), None)
     category, sub_category = _labels(record, ctx)
     if sid is None or images is None:
@@ -277,9 +331,26 @@ def _parse_messages(record: dict[str, Any], ctx: _Ctx, index: int) -> dict[str, 
     system = [m.get("content") for m in messages[:user] if m["role"] == "system"]
     if system:
         metadata["system"] = system[0]
+    if interleaved:
+        metadata["user_turn"] = text
+    if len(messages) > user + 2:  # multi-turn: kept whole, as ShareGPT turns (placeholders in place)
+        metadata["conversations"] = _as_sharegpt(messages[user:])
     return {"id": sid, "question": question, "images": images, "category": category,
             "sub_category": sub_category, "target": answer if isinstance(answer, str) and answer else None,
             "metadata": metadata, "_used": {key, "messages"}}
+
+
+_SHAREGPT_ROLE = {"user": "human", "assistant": "gpt", "system": "system"}
+
+
+def _as_sharegpt(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Role/content messages as ShareGPT turns; image blocks become ``<image>`` where they stand."""
+    turns = []
+    for m in messages:
+        parsed = _content_text(m.get("content"), _Ctx("", 0, None), "messages")
+        if parsed is not None and m.get("role") in _SHAREGPT_ROLE:
+            turns.append({"from": _SHAREGPT_ROLE[m["role"]], "value": parsed[0]})
+    return turns
 
 
 def placeholder_count(record: dict[str, Any], shape: Shape) -> int | None:

@@ -28,7 +28,9 @@ class Sample(BaseModel):
     question: str = Field(description="The user instruction shown after the images.")
     images: list[str] = Field(description="Image paths (1..n), relative to `root` unless absolute.")
     category: str | None = Field(default=None, description="One of the 6 MIS categories.")
-    sub_category: str | None = Field(default=None, description="One of the 12 MIS sub-categories.")
+    sub_category: str | None = Field(
+        default=None, description="One of the 14 MIS sub-category names (the paper says 12)."
+    )
     target: str | None = Field(default=None, description="Training target (e.g. the safety CoT label).")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Anything else the source carried.")
     root: Path | None = Field(default=None, description="Folder that relative image paths resolve against.")

@@ -1,7 +1,10 @@
-"""The MIS taxonomy: 6 categories and 12 sub-categories, with the exact names of the paper.
+"""The MIS taxonomy: 6 categories and 14 sub-category names, with the exact names of the paper.
 
-Names are matched exactly; a near miss (case, spacing) is reported with the closest valid name so a
-typo in a dataset is caught instead of silently creating a new bucket.
+The paper and the dataset card say "12 sub-categories" but list the 14 names below (MIS.md section 2);
+the count here is the names as they are. Spellings that the paper or the release use for the same
+sub-category are aliases (`ALIASES`): `normalise_labels` maps them to the canonical name on load and
+says so. Any other name is matched exactly; a near miss (case, spacing) is reported with the closest
+valid name so a typo in a dataset is caught instead of silently creating a new bucket.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import difflib
 from collections.abc import Mapping
 from types import MappingProxyType
 
-#: category -> its sub-categories, in the paper's order (MIS.md section 2).
+#: category -> its sub-categories, in the paper's order (MIS.md section 2): 6 categories, 14 names.
 TAXONOMY: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "Illegal Activity": (
@@ -35,6 +38,26 @@ CATEGORIES: tuple[str, ...] = tuple(TAXONOMY)
 SUB_CATEGORIES: tuple[str, ...] = tuple(s for subs in TAXONOMY.values() for s in subs)
 #: sub-category -> its category.
 PARENT: Mapping[str, str] = MappingProxyType({s: c for c, subs in TAXONOMY.items() for s in subs})
+
+
+#: Other spellings of a sub-category name -> the canonical name. "Abuse and Physical Alterations" is how
+#: the paper's taxonomy table spells "Abuse and Physical Altercations" (the release's spelling).
+ALIASES: Mapping[str, str] = MappingProxyType(
+    {"Abuse and Physical Alterations": "Abuse and Physical Altercations"}
+)
+
+
+def normalise_labels(
+    category: str | None, sub_category: str | None
+) -> tuple[str | None, str | None, str | None]:
+    """(category, sub_category) with a known alias replaced by its canonical name, and a note.
+
+    The note (None when nothing changed) says which spelling was replaced, for the sample's metadata.
+    """
+    if sub_category is not None and sub_category in ALIASES:
+        canonical = ALIASES[sub_category]
+        return category, canonical, f"sub_category {sub_category!r} is an alias of {canonical!r}"
+    return category, sub_category, None
 
 
 def _suggest(name: str, options: tuple[str, ...]) -> str:

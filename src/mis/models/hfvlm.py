@@ -7,18 +7,24 @@ Concurrent `generate()` calls are gathered into one left-padded batched forward 
 `batch_size` requests (the pattern of inspect's own `hf` provider); retries, concurrency limits and
 logging stay inspect's. torch and transformers are imported only when a model is created.
 
+The paper's protocol by default: the checkpoint's `config.model_type` picks its preset
+(`mis.models.presets`), whose processor settings (InternVL's tile limit, Qwen's pixel bounds) and
+user-turn layout (the authors' `Image-k:` labels for InternVL / Idefics3) apply without the user naming
+a family; decoding is plain greedy: none of the checkpoint's `generation_config` sampling or penalty
+defaults (repetition_penalty, top_k, ...) leak in. `generate_kwargs(config)` and `settings()` say
+exactly what was used, so a run can record it.
+
 Model args (`-M key=value`, or `--model-arg` in `mis eval`): `batch_size` (default 8), `device`
 (`cuda`, `mps`, `cpu`; default: the best available), `dtype` (`auto`, `bfloat16`, `float16`,
 `float32`; default bfloat16 on cuda, float32 elsewhere), `trust_remote_code` (default false),
-`family` (`auto` or a name from `mis.models.families`: apply that family's processor settings, e.g.
-Qwen's pixel bounds), `batch_wait_s` (how long to wait for more requests before a batch runs).
+`family` (`auto`, the default: the preset of the checkpoint's model_type; a preset name; or `none`:
+the checkpoint's own processor settings and no image labels), `processor_kwargs` (a dict merged over
+the preset's), `batch_wait_s` (how long to wait for more requests before a batch runs).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import io
 import logging
 import time
 from dataclasses import dataclass, field
@@ -28,8 +34,6 @@ from inspect_ai.model import (
     ChatCompletionChoice,
     ChatMessage,
     ChatMessageAssistant,
-    ContentImage,
-    ContentText,
     GenerateConfig,
     ModelAPI,
     ModelOutput,
@@ -38,11 +42,23 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
+from mis.errors import UsageError
+from mis.models._decoding import DEFAULT_MAX_TOKENS, gen_kwargs, generate_kwargs, neutral_kwargs
+from mis.models._layout import STOCK, TurnLayout, template_image_suffix
+from mis.models._messages import lay_out, neutralise, reserved_markers, to_hf_message
+from mis.models.presets import PRESETS, Preset, preset_for
+
+# Private names kept for callers and tests that import them from here.
+_gen_kwargs = gen_kwargs
+_to_hf_message = to_hf_message
+_neutralise = neutralise
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 8
-DEFAULT_MAX_TOKENS = 1024
-
+#: Written by `mis.models.tiny` into a tiny model's config.json (and kept by `mis train` outputs): its
+#: vision tower and context are sized for its own processor, so a preset's pixel settings must not apply.
+TINY_MARKER = "mis_tiny_model"
 
 @dataclass
 class _Request:
@@ -82,30 +98,31 @@ class HFVLMAPI(ModelAPI):
         import torch
         from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
 
-        from mis.models.families import FAMILIES, family_of
-
         self.batch_wait_s = float(model_args.pop("batch_wait_s", 0.05))
         self.device = str(model_args.pop("device", None) or _best_device(torch))
         dtype_name = str(model_args.pop("dtype", "auto"))
         trust = _as_bool(model_args.pop("trust_remote_code", False))
-        family_name = model_args.pop("family", None)
+        family_name = str(model_args.pop("family", None) or "auto")
+        user_processor_kwargs = dict(model_args.pop("processor_kwargs", {}) or {})
         token = self.api_key  # only ever from the environment (HF_TOKEN), via inspect
 
         try:
             hf_config = AutoConfig.from_pretrained(model_name, trust_remote_code=trust, token=token)
         except OSError as exc:
-            raise ValueError(f"hfvlm: cannot load {model_name!r}: not a model folder, and not found on the "
+            raise UsageError(f"hfvlm: cannot load {model_name!r}: not a model folder, and not found on the "
                              f"hub or in its cache ({str(exc).splitlines()[0]})") from exc
-        processor_kwargs: dict[str, Any] = {}
-        if family_name:
-            family = family_of(hf_config.model_type) if family_name == "auto" else FAMILIES.get(family_name)
-            if family is None and family_name != "auto":
-                raise ValueError(f"hfvlm: unknown family {family_name!r}; known: {', '.join(FAMILIES)}")
-            if family is not None:
-                processor_kwargs.update(family.processor_kwargs)
-        processor_kwargs.update(model_args.pop("processor_kwargs", {}) or {})
+        self.model_type: str | None = getattr(hf_config, "model_type", None)
+        self.preset = _resolve_preset(family_name, self.model_type)
+        self.layout: TurnLayout = self.preset.layout if self.preset is not None else STOCK
+        self.processor_kwargs: dict[str, Any] = {}
+        if self.preset is not None and getattr(hf_config, TINY_MARKER, False):
+            logger.info("hfvlm: %s is a tiny model: its processor sizes are kept (preset %s: layout only)",
+                        model_name, self.preset.name)
+        elif self.preset is not None:
+            self.processor_kwargs.update(self.preset.hf_processor_kwargs)
+        self.processor_kwargs.update(user_processor_kwargs)
         self.processor = AutoProcessor.from_pretrained(model_name, trust_remote_code=trust, token=token,
-                                                       **processor_kwargs)
+                                                       **self.processor_kwargs)
         tokenizer = self.processor.tokenizer
         tokenizer.padding_side = "left"  # decoder-only generation: pad on the left
         if tokenizer.pad_token is None:
@@ -116,8 +133,48 @@ class HFVLMAPI(ModelAPI):
         )
         self.model = model.to(torch.device(self.device))  # type: ignore[arg-type]  # transformers stub
         self.model.eval()
-        self._reserved = _reserved_markers(self.processor)
-        logger.info("hfvlm: %s on %s (%s), batch size %d", model_name, self.device, dtype, self.batch_size)
+        self._reserved = reserved_markers(self.processor)
+        self._image_suffix = template_image_suffix(self.processor)
+        self._neutral = neutral_kwargs()
+        logger.info("hfvlm: %s on %s (%s), batch size %d, preset %s", model_name, self.device, dtype,
+                    self.batch_size, self.preset.name if self.preset else "none")
+
+    # -- what this provider does with a request (for results.json) ------------------------------
+    def generate_kwargs(self, config: GenerateConfig | None = None) -> dict[str, Any]:
+        """Exactly the options `model.generate` gets for ``config`` (besides the inputs and pad id).
+
+        Greedy unless a positive temperature is asked for; every sampling and penalty option is set
+        explicitly to its neutral value, so the checkpoint's generation_config adds nothing.
+        """
+        return generate_kwargs(config or GenerateConfig(), self._neutral, self.max_tokens())
+
+    def ignored_checkpoint_defaults(self) -> dict[str, Any]:
+        """The checkpoint's generation_config sampling/penalty values that plain greedy overrides."""
+        saved = self.model.generation_config.to_diff_dict() if self.model is not None else {}
+        neutral = self._neutral
+        return {k: v for k, v in saved.items() if k in neutral and v is not None and v != neutral[k]}
+
+    def settings(self, config: GenerateConfig | None = None) -> dict[str, Any]:
+        """JSON-able record of the preset, processor settings, layout and decoding a run used."""
+        return {
+            "model_type": self.model_type,
+            "preset": self.preset.name if self.preset is not None else None,
+            "layout": self.layout.name,
+            "processor_kwargs": self.processor_kwargs,
+            "generate_kwargs": {k: v for k, v in self.generate_kwargs(config).items() if v is not None},
+            "ignored_checkpoint_defaults": self.ignored_checkpoint_defaults(),
+        }
+
+    async def prompt_text(self, input: list[ChatMessage]) -> str:
+        """The prompt exactly as the chat template renders it for ``input`` (images as markers)."""
+        conversation = await self._conversation(input)
+        text = self.processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+        return str(text)
+
+    async def _conversation(self, input: list[ChatMessage]) -> list[dict[str, Any]]:
+        messages = [await to_hf_message(m) for m in input]
+        # `_neutralise` is looked up at call time so a test can switch marker neutralising off
+        return [_neutralise(lay_out(m, self.layout, self._image_suffix), self._reserved) for m in messages]
 
     # -- inspect hooks ---------------------------------------------------------------------------
     def max_tokens(self) -> int | None:
@@ -147,9 +204,9 @@ class HFVLMAPI(ModelAPI):
         """Queue this conversation for the next batched forward pass and await its completion."""
         if tools:
             raise ValueError("hfvlm does not support tool calling")
-        conversation = [_neutralise(await _to_hf_message(m), self._reserved) for m in input]
+        conversation = await self._conversation(input)
         loop = asyncio.get_running_loop()
-        request = _Request(conversation, _gen_kwargs(config, self.max_tokens()), loop.create_future())
+        request = _Request(conversation, self.generate_kwargs(config), loop.create_future())
         self._pending.append(request)
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._drain())
@@ -238,70 +295,15 @@ def _count_generated(tokens: Any, generation_config: Any, pad_id: int | None) ->
     return n
 
 
-def _gen_kwargs(config: GenerateConfig, default_max_tokens: int | None) -> dict[str, Any]:
-    """Greedy unless a positive temperature is asked for; always a bounded number of new tokens."""
-    kwargs: dict[str, Any] = {"max_new_tokens": config.max_tokens or default_max_tokens or DEFAULT_MAX_TOKENS}
-    if config.temperature is not None and config.temperature > 0:
-        kwargs.update(do_sample=True, temperature=config.temperature)
-        if config.top_p is not None:
-            kwargs["top_p"] = config.top_p
-        if config.top_k is not None:
-            kwargs["top_k"] = config.top_k
-    else:
-        kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-    return kwargs
-
-
-async def _to_hf_message(message: ChatMessage) -> dict[str, Any]:
-    """An inspect message as a transformers chat message with structured content blocks (order kept)."""
-    if isinstance(message.content, str):
-        return {"role": message.role, "content": [{"type": "text", "text": message.content}]}
-    blocks: list[dict[str, Any]] = []
-    for part in message.content:
-        if isinstance(part, ContentText):
-            blocks.append({"type": "text", "text": part.text})
-        elif isinstance(part, ContentImage):
-            blocks.append({"type": "image", "image": _load_image(part.image)})
-        else:
-            raise ValueError(f"hfvlm: unsupported content type {part.type!r} (text and images only)")
-    return {"role": message.role, "content": blocks}
-
-
-def _reserved_markers(processor: Any) -> dict[str, str]:
-    """The processor's image/video marker strings, each mapped to an inert spelling.
-
-    A literal marker such as ``<image>`` inside user text would be expanded by the processor into
-    image tokens with no image behind them ("image features and image tokens do not match"), so text
-    parts never carry them verbatim: ``<image>`` becomes ``[image]``.
-    """
-    names = ("image_token", "video_token", "fake_image_token", "global_image_tag", "vision_start_token",
-             "vision_end_token", "image_start_token", "image_end_token")
-    markers = {getattr(processor, n, None) for n in names} | {
-        getattr(processor.tokenizer, n, None) for n in names}
-    return {m: "[" + m.strip("<>|") + "]" for m in markers if isinstance(m, str) and m.strip()}
-
-
-def _neutralise(message: dict[str, Any], reserved: dict[str, str]) -> dict[str, Any]:
-    """``message`` with reserved image markers in its text blocks replaced by inert text."""
-    for block in message["content"]:
-        if block["type"] == "text":
-            for marker, inert in reserved.items():
-                if marker in block["text"]:
-                    block["text"] = block["text"].replace(marker, inert)
-    return message
-
-
-def _load_image(ref: str) -> Any:
-    """A PIL RGB image from a data URI or a local path (remote URLs are not fetched)."""
-    from PIL import Image
-
-    if ref.startswith("data:"):
-        data = base64.b64decode(ref.split(",", 1)[1])
-        return Image.open(io.BytesIO(data)).convert("RGB")
-    if ref.startswith(("http://", "https://")):
-        raise ValueError(f"hfvlm: remote image URLs are not fetched: {ref[:80]}")
-    with Image.open(ref) as im:
-        return im.convert("RGB")
+def _resolve_preset(family: str, model_type: str | None) -> Preset | None:
+    """`auto` -> the model type's preset; `none` -> no preset; else the named one (unknown: error)."""
+    if family == "auto":
+        return preset_for(model_type)
+    if family == "none":
+        return None
+    if family not in PRESETS:
+        raise UsageError(f"hfvlm: unknown family {family!r}; use auto, none or one of {', '.join(PRESETS)}")
+    return PRESETS[family]
 
 
 def _best_device(torch: Any) -> str:
@@ -318,7 +320,7 @@ def _dtype(torch: Any, name: str, device: str) -> Any:
     try:
         return {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}[name]
     except KeyError:
-        raise ValueError(f"hfvlm: dtype must be auto, bfloat16, float16 or float32, got {name!r}") from None
+        raise UsageError(f"hfvlm: dtype must be auto, bfloat16, float16 or float32, got {name!r}") from None
 
 
 def _as_bool(value: Any) -> bool:

@@ -6,6 +6,10 @@ for every template: it renders the chat with the processor's own template, finds
 answer in the rendered text, and maps it to token positions counted from the end of the sequence.
 Image placeholders only sit in the user turn, so the tokens after the last image are tokenised the
 same before and after the processor expands images; that alignment is checked, never assumed.
+
+Each user turn is laid out for the model's family (`mis.models.user_turn_layout`: the authors'
+`Image-k:` labels for InternVL / Idefics3, images first otherwise), as evaluation prompts it. Every
+assistant turn of a multi-turn conversation is trained on, each with its end-of-turn marker.
 """
 
 from __future__ import annotations
@@ -34,19 +38,32 @@ _SEQUENCE_KEYS = {
 
 @dataclass
 class AssistantOnlyCollator:
-    """Turn rows ({uid, images, question, target}) into model inputs whose labels are -100 off the answer."""
+    """Turn rows ({uid, images, question, target}) into model inputs whose labels are -100 off the answer.
+
+    ``model_type`` picks the user-turn layout; by default it is the model type whose stock processor
+    class ``processor`` is (`mis.models.presets.model_type_of_processor`).
+    """
 
     processor: Any
     max_length: int | None = None
+    model_type: str | None = None
     _warned: set[str] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
+        from mis.models import user_turn_layout
+        from mis.models._layout import template_image_suffix
+        from mis.models.presets import model_type_of_processor
+
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         if not getattr(self.tokenizer, "is_fast", False):
             raise TypeError("assistant-only masking needs a fast tokenizer (offset mapping)")
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.image_token_ids = self._image_token_ids()
+        if self.model_type is None:
+            self.model_type = model_type_of_processor(self.processor)
+        self.layout = user_turn_layout(self.model_type)
+        self.image_suffix = template_image_suffix(self.processor)
 
     def _image_token_ids(self) -> set[int]:
         ids: set[int] = set()
@@ -60,35 +77,50 @@ class AssistantOnlyCollator:
 
     # -- text side -------------------------------------------------------------------------------
     def render(self, row: dict[str, Any]) -> str:
-        """The full chat (user + assistant answer) as the processor's template writes it."""
-        return self.processor.apply_chat_template(build_messages(row), tokenize=False)
+        """The full chat (user + assistant answers) as the processor's template writes it."""
+        messages = build_messages(row, layout=self.layout, image_suffix=self.image_suffix)
+        return str(self.processor.apply_chat_template(messages, tokenize=False))
 
-    def answer_tail(self, row: dict[str, Any], text: str) -> tuple[list[int], int]:
-        """Token ids at the end of ``text`` (no image expansion needed) and how many of them are trained.
+    def answer_tail(self, row: dict[str, Any], text: str) -> tuple[list[int], list[bool]]:
+        """Token ids at the end of ``text`` (no image expansion needed) and which of them are trained.
 
-        Returns (tail_ids, n_trailing): tail_ids end the sequence; all but the last n_trailing are the
-        answer plus the template's end-of-turn marker (so the model learns to stop).
+        The tail starts at the first answer's first token; the mask marks every answer plus the
+        template's end-of-turn marker after it (so the model learns to stop), nothing else.
         """
-        target = row["target"]
-        start = text.rfind(target)
-        if start < 0:
-            target = target.strip()
-            start = text.rfind(target)
-        if start < 0:
-            raise TrainDataError(
-                f"sample {row['uid']}: field 'target': the chat template does not render the answer "
-                "verbatim, "
-                "so assistant tokens cannot be located"
-            )
-        rest = text[start + len(target) :]
-        end = start + len(target) + len(rest.rstrip())  # answer + end-of-turn, not the trailing newline
+        spans = self._answer_spans(row, text)
         enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         ids, offsets = enc["input_ids"], enc["offset_mapping"]
-        trained = [i for i, (a, b) in enumerate(offsets) if b > start and a < end]
+        trained = [i for i, (a, b) in enumerate(offsets) if any(b > lo and a < hi for lo, hi in spans)]
         if not trained:
             raise TrainDataError(f"sample {row['uid']}: field 'target': no tokens found for the answer")
         first = trained[0]
-        return ids[first:], len(ids) - 1 - trained[-1]
+        chosen = set(trained)
+        return ids[first:], [i in chosen for i in range(first, len(ids))]
+
+    def _answer_spans(self, row: dict[str, Any], text: str) -> list[tuple[int, int]]:
+        """Character spans of every assistant answer (+ end-of-turn marker) in the rendered chat."""
+        turns = row.get("turns")
+        answers = [t["text"] for t in turns if t["role"] == "assistant"] if turns else [row["target"]]
+        spans: list[tuple[int, int]] = []
+        limit, end_of_turn = len(text), None
+        for answer in reversed(answers):  # right to left: an answer is found after the turns before it
+            start = text.rfind(answer, 0, limit)
+            if start < 0:
+                answer = answer.strip()
+                start = text.rfind(answer, 0, limit)
+            if start < 0:
+                raise TrainDataError(
+                    f"sample {row['uid']}: field 'target': the chat template does not render the answer "
+                    "verbatim, so assistant tokens cannot be located"
+                )
+            stop = start + len(answer)
+            if end_of_turn is None:  # the last answer: everything after it but the trailing newline
+                end_of_turn = text[stop:].rstrip()
+            if end_of_turn and text.startswith(end_of_turn, stop):
+                stop += len(end_of_turn)
+            spans.append((start, stop))
+            limit = start
+        return spans[::-1]
 
     # -- batch side --------------------------------------------------------------------------------
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -117,7 +149,7 @@ class AssistantOnlyCollator:
         lengths = batch["attention_mask"].sum(dim=1).tolist()
         labels = torch.full_like(input_ids, IGNORE)
         keep = input_ids.shape[1]
-        for i, (row, (tail, n_trailing)) in enumerate(zip(rows, tails, strict=True)):
+        for i, (row, (tail, mask)) in enumerate(zip(rows, tails, strict=True)):
             length = int(lengths[i])
             got = input_ids[i, length - len(tail) : length].tolist()
             if got != tail:
@@ -126,8 +158,9 @@ class AssistantOnlyCollator:
                     "from the tokenizer's (an image placeholder after the answer?); cannot mask "
                     "assistant tokens safely"
                 )
-            answer_start, answer_end = length - len(tail), length - n_trailing
-            labels[i, answer_start:answer_end] = input_ids[i, answer_start:answer_end]
+            answer_start = length - len(tail)
+            keep_mask = torch.tensor(mask, dtype=torch.bool)  # (tail,)
+            labels[i, answer_start:length] = torch.where(keep_mask, input_ids[i, answer_start:length], IGNORE)
             if self.max_length is not None and length > self.max_length:
                 self._check_truncation(row, input_ids[i, :length].tolist(), answer_start)
                 keep = self.max_length

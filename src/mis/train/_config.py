@@ -71,10 +71,23 @@ class TrainConfig:
         None, "Only these splits of --data (default: all; each must carry targets)."
     )
     general_data: str | None = _f(
-        None, "Optional general instruction set mixed in (paper: 500 M4-Instruct samples)."
+        None,
+        "General instruction set mixed in (paper: 500 M4-Instruct samples); a run without it logs a warning.",
+    )
+    general_samples: int | None = _f(
+        500,
+        "Exactly this many general samples are mixed in (paper App. B.2: 500; the paper's 11.1% is "
+        "500 of 4,427). None: use --general-ratio, or all of --general-data.",
     )
     general_ratio: float | None = _f(
-        0.111, "Share of general samples in the final mixture (paper 11.1%); None uses all of --general-data."
+        None,
+        "Instead of --general-samples: the general share of the final mixture (e.g. 0.111). Setting it "
+        "(without --general-samples) turns --general-samples off.",
+    )
+    baseline: str | None = _f(
+        None,
+        "Which of the paper's baselines this run trains (text-only, vlguard-p, sorry-prefix, "
+        "textual-sft); recorded with the run, set by the baseline recipes.",
     )
     # --- optimisation
     epochs: float = _f(3.0, "Training epochs (paper Table 7: 2 for InternVL2.5, 3 for the others).")
@@ -138,6 +151,13 @@ class TrainConfig:
                 raise ConfigError(f"{name}: required (pass --{name} or set it in the recipe)")
         if self.general_ratio is not None and not 0 <= self.general_ratio < 1:
             raise ConfigError(f"general_ratio: must be in [0, 1), got {self.general_ratio}")
+        if self.general_samples is not None and self.general_ratio is not None:
+            raise ConfigError(
+                f"general_samples ({self.general_samples}) and general_ratio ({self.general_ratio}): set "
+                "one; general_samples: null in a recipe uses the ratio"
+            )
+        if self.general_samples is not None and self.general_samples < 0:
+            raise ConfigError(f"general_samples: must be >= 0, got {self.general_samples}")
         for name in ("lr", "epochs"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}: must be > 0, got {getattr(self, name)}")
@@ -227,7 +247,12 @@ def resolve_config(recipe: str | None = None, **overrides: Any) -> TrainConfig:
         values.update(_from_mapping(loaded, f"recipe {path}"))
         if not values.get("recipe"):  # a saved config (launch, resume) keeps its original recipe name
             values["recipe"] = recipe
-    values.update(_from_mapping({k: v for k, v in overrides.items() if v is not None}, "override"))
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(_from_mapping(given, "override"))
+    if "general_ratio" in given and "general_samples" not in given:
+        values["general_samples"] = None  # asking for a ratio on the command line replaces the count
+    elif values.get("general_ratio") is not None and "general_samples" not in values:
+        values["general_samples"] = None  # a recipe that only states a ratio
     return TrainConfig(**values).check()
 
 

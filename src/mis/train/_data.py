@@ -1,7 +1,14 @@
 """Training rows from anything `mis.data.load` reads: target check, general-data mixing, chat messages.
 
-A row is a small dict (uid, image paths, question, target); images are opened by the collator, so
-a 4k-sample set costs a few MB until a batch is built.
+A row is a small dict (uid, image paths, question, target; ``turns`` for a multi-turn conversation,
+``user_turn`` for a turn whose images sit inside its text); images are opened by the collator, so a
+4k-sample set costs a few MB until a batch is built.
+
+A user turn is laid out the way the model family is prompted at evaluation time, so training and
+inference agree: the question with its images first, or with the authors' ``Image-k:`` labels for
+InternVL and Idefics3 (`mis.models.user_turn_layout`). A record that puts its images inside its text
+keeps them there. Multi-turn conversations (general instruction data) are kept whole: every assistant
+turn is trained on.
 """
 
 from __future__ import annotations
@@ -10,22 +17,32 @@ import hashlib
 import json
 import logging
 import random
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mis.data import Sample
+    from mis.models import TurnLayout
 
-__all__ = ["TrainDataError", "build_messages", "data_fingerprint", "load_rows", "mix_rows", "to_row"]
+__all__ = [
+    "PAPER_GENERAL_SAMPLES",
+    "TrainDataError",
+    "build_messages",
+    "data_fingerprint",
+    "load_rows",
+    "mix_rows",
+    "to_row",
+    "warn_without_general_data",
+]
 
 log = logging.getLogger(__name__)
 
-#: Explicit image placeholder inside a question (InternVL/LLaVA convention). Questions with none get
-#: every image first, then the text: MIS's layout.
+#: Explicit image placeholder inside a user turn (InternVL/LLaVA convention).
 PLACEHOLDER = "<image>"
-_PLACEHOLDER_RE = re.compile(r"\s*<image>\s*")
+#: General samples the paper mixes into MIRage's training set (App. B.2: 500 M4-Instruct samples).
+PAPER_GENERAL_SAMPLES = 500
+_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
 
 
 class TrainDataError(ValueError):
@@ -39,10 +56,18 @@ def to_row(sample: Sample, source: str) -> dict[str, Any]:
             f"{source}: sample {sample.uid}: field 'target' is empty; training needs target text "
             "(MIS train, a labelled export or build output; pick labelled splits with --split)"
         )
-    n_placeholders = sample.question.count(PLACEHOLDER)
+    turns = _turns(sample, source)
+    user_turn = sample.metadata.get("user_turn")
+    if not isinstance(user_turn, str) or PLACEHOLDER not in user_turn:
+        user_turn = None
+    if turns is not None:
+        field, texts = "metadata.conversations", [t["text"] for t in turns if t["role"] == "user"]
+    else:
+        field, texts = "question", [user_turn or sample.question]
+    n_placeholders = sum(t.count(PLACEHOLDER) for t in texts)
     if n_placeholders and n_placeholders != len(sample.images):
         raise TrainDataError(
-            f"{source}: sample {sample.uid}: field 'question' has {n_placeholders} {PLACEHOLDER} "
+            f"{source}: sample {sample.uid}: field {field!r} has {n_placeholders} {PLACEHOLDER} "
             "placeholders "
             f"but field 'images' has {len(sample.images)} images; make them match or remove the placeholders"
         )
@@ -50,13 +75,39 @@ def to_row(sample: Sample, source: str) -> dict[str, Any]:
     for p in sample.image_paths():
         if not p.is_file():
             raise TrainDataError(f"{source}: sample {sample.uid}: field 'images': file not found: {p}")
-    return {
+    row: dict[str, Any] = {
         "uid": sample.uid,
         "images": paths,
         "question": sample.question,
         "target": sample.target,
         "source": source,
     }
+    if turns is not None:
+        row["turns"] = turns
+    elif user_turn is not None:
+        row["user_turn"] = user_turn
+    return row
+
+
+def _turns(sample: Sample, source: str) -> list[dict[str, str]] | None:
+    """A multi-turn conversation kept by the loader, as role/text turns ending with an answer.
+
+    None for a single exchange (the row's question and target say it all).
+    """
+    raw = sample.metadata.get("conversations")
+    if not isinstance(raw, list):
+        return None
+    turns = []
+    for t in raw:
+        if not (isinstance(t, dict) and isinstance(t.get("value"), str) and t.get("from") in _ROLES):
+            raise TrainDataError(f"{source}: sample {sample.uid}: field 'conversations': every turn needs "
+                                 '"from" (human, gpt or system) and a string "value"')
+        turns.append({"role": _ROLES[t["from"]], "text": t["value"]})
+    while turns and turns[-1]["role"] != "assistant":
+        turns.pop()  # a trailing question without an answer teaches nothing
+    if sum(t["role"] == "assistant" for t in turns) < 2 and not any(t["role"] == "system" for t in turns):
+        return None
+    return turns
 
 
 #: `mis.data.validate` problem codes that make a sample untrainable (others, e.g. an unknown
@@ -108,14 +159,28 @@ def load_rows(source: str, splits: Sequence[str] | None = None) -> list[dict[str
 
 
 def mix_rows(
-    main: list[dict[str, Any]], general: list[dict[str, Any]], ratio: float | None, seed: int
+    main: list[dict[str, Any]],
+    general: list[dict[str, Any]],
+    ratio: float | None,
+    seed: int,
+    *,
+    samples: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Mix general rows into main so they are `ratio` of the result; deterministic for a seed.
+    """Mix general rows into main: exactly ``samples`` of them, or a ``ratio`` of the result.
 
-    ``ratio=None`` takes every general row. Too few general rows is an error (not a silent lower ratio).
+    Deterministic for a seed. Neither given takes every general row. Too few general rows is an error
+    (not a silently smaller mix). The paper mixes exactly 500 (`PAPER_GENERAL_SAMPLES`); a ratio of
+    0.111 of MIS train's 3,927 samples would give 490.
     """
     rng = random.Random(seed)
-    if ratio is None:
+    if samples is not None:
+        if samples > len(general):
+            raise TrainDataError(
+                f"general_data: general_samples {samples} asks for more general samples than the "
+                f"{len(general)} it holds; pass --general-samples {len(general)} or more general data"
+            )
+        chosen = rng.sample(general, samples)
+    elif ratio is None:
         chosen = list(general)
     else:
         need = round(ratio / (1 - ratio) * len(main))
@@ -137,27 +202,69 @@ def mix_rows(
     return mixed
 
 
-def build_messages(row: dict[str, Any], with_target: bool = True) -> list[dict[str, Any]]:
-    """Structured chat for a row: image blocks then text (or interleaved at explicit placeholders).
+def warn_without_general_data(general_samples: int | None, general_ratio: float | None) -> None:
+    """Log that a run mixes in no general data although the paper's recipe does (500 samples).
 
-    Structured blocks keep TRL and the processor from moving images around (STYLE habit 10).
+    Silent when the settings say no general data on purpose (``general_samples`` 0: the VLGuard-P
+    and Textual SFT baselines train on their own 3k samples alone).
     """
-    question = row["question"]
+    if general_samples == 0:
+        return
+    wanted = (f"{general_samples} general samples" if general_samples is not None
+              else f"a {general_ratio} general share" if general_ratio is not None else "general data")
+    log.warning(
+        "no --general-data given: training on the main data alone, without the %s the settings ask for "
+        "(the paper mixes %d general multi-image samples into MIRage's training set)",
+        wanted, PAPER_GENERAL_SAMPLES,
+    )
+
+
+def build_messages(
+    row: dict[str, Any], with_target: bool = True, *, layout: TurnLayout | None = None, image_suffix: str = ""
+) -> list[dict[str, Any]]:
+    """Structured chat for a row, each user turn laid out with ``layout`` (default: images first).
+
+    Structured blocks keep TRL and the processor from moving images around (STYLE habit 10). A turn
+    whose placeholders sit inside its text keeps them where they are; ``image_suffix`` is what the
+    chat template writes after an image block (see `mis.models.TurnLayout.blocks`).
+    """
+    from mis.models._layout import STOCK
+
+    layout = layout or STOCK
     n = len(row["images"])
-    content: list[dict[str, Any]] = []
-    if PLACEHOLDER in question:
-        parts = _PLACEHOLDER_RE.split(question)
-        for k, part in enumerate(parts):
-            if part.strip():
-                content.append({"type": "text", "text": part.strip()})
-            if k < len(parts) - 1:
-                content.append({"type": "image"})
-    else:
-        content = [{"type": "image"} for _ in range(n)] + [{"type": "text", "text": question}]
-    messages = [{"role": "user", "content": content}]
-    if with_target:
-        messages.append({"role": "assistant", "content": [{"type": "text", "text": row["target"]}]})
+    turns = row.get("turns")
+    if not turns:
+        turns = [{"role": "user", "text": row.get("user_turn") or row["question"]},
+                 {"role": "assistant", "text": row["target"]}]
+    if not with_target:
+        turns = turns[:-1]  # the last turn is the answer to be generated
+    all_placeholders = sum(t["text"].count(PLACEHOLDER) for t in turns if t["role"] == "user")
+    messages, first_user = [], True
+    for turn in turns:
+        if turn["role"] != "user":
+            messages.append({"role": turn["role"], "content": [{"type": "text", "text": turn["text"]}]})
+            continue
+        # Images go to the first user turn unless placeholders say where they are.
+        here = n if first_user and not all_placeholders else turn["text"].count(PLACEHOLDER)
+        messages.append({"role": "user", "content": _user_blocks(turn["text"], here, layout, image_suffix)})
+        first_user = False
     return messages
+
+
+def _user_blocks(text: str, n_images: int, layout: TurnLayout, image_suffix: str) -> list[dict[str, Any]]:
+    from mis.data._records import split_user_turn
+
+    question, _, interleaved = split_user_turn(text)
+    if not interleaved:
+        return layout.blocks([None] * n_images, question, image_suffix=image_suffix)
+    blocks: list[dict[str, Any]] = []
+    parts = text.split(PLACEHOLDER)
+    for k, part in enumerate(parts):
+        if part:
+            blocks.append({"type": "text", "text": part})
+        if k < len(parts) - 1:
+            blocks.append({"type": "image"})
+    return blocks
 
 
 def data_fingerprint(rows: list[dict[str, Any]]) -> str:

@@ -60,7 +60,7 @@ def last_checkpoint(out: Path) -> Path | None:
 
 
 def _rows(config: TrainConfig) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    from mis.train._data import data_fingerprint, load_rows, mix_rows
+    from mis.train._data import data_fingerprint, load_rows, mix_rows, warn_without_general_data
 
     main = load_rows(str(config.data), config.splits)
     info: dict[str, Any] = {
@@ -69,12 +69,14 @@ def _rows(config: TrainConfig) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     rows = main
     if config.general_data:
         general = load_rows(config.general_data)
-        rows = mix_rows(main, general, config.general_ratio, config.seed)
+        rows = mix_rows(main, general, config.general_ratio, config.seed, samples=config.general_samples)
         info["general_data"] = {
             "source": config.general_data,
             "samples": len(rows) - len(main),
             "sha256": data_fingerprint([r for r in rows if r["source"] == str(config.general_data)]),
         }
+    else:
+        warn_without_general_data(config.general_samples, config.general_ratio)
     info["total_samples"] = len(rows)
     return rows, info
 

@@ -14,7 +14,7 @@ __all__ = ["builtin_corpus", "train_tokenizer"]
 
 def builtin_corpus() -> list[str]:
     """The small packaged corpus every tiny tokenizer is trained on (plus any user corpus)."""
-    text = resources.files("mis.models").joinpath("tiny_corpus.txt").read_text(encoding="utf-8")
+    text = resources.files("mis.models.tiny").joinpath("tiny_corpus.txt").read_text(encoding="utf-8")
     return [line for line in text.splitlines() if line.strip()]
 
 
@@ -24,12 +24,15 @@ def train_tokenizer(
     special_tokens: Sequence[str],
     named_tokens: dict[str, str],
     corpus: Iterable[str] | None = None,
+    extra_named_tokens: dict[str, str] | None = None,
 ) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE on the built-in corpus (+ `corpus`) with the family's special tokens.
 
     `special_tokens` get the first ids, in order, and are never split. `named_tokens` maps tokenizer
-    attributes (bos_token, eos_token, pad_token) to some of them. Byte-level BPE covers any input
-    text, so there is no unknown token. Training is deterministic for a given corpus.
+    attributes (bos_token, eos_token, pad_token) to some of them; `extra_named_tokens` names more of
+    them for processors that read them from the tokenizer (InternVL's `start_image_token` ...).
+    Byte-level BPE covers any input text, so there is no unknown token. Training is deterministic for
+    a given corpus.
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -53,10 +56,13 @@ def train_tokenizer(
     )
     backend.train_from_iterator(texts, trainer=trainer, length=len(texts))
     named = set(named_tokens.values())
+    extra: list[str] | dict[str, str] = [t for t in special_tokens if t not in named]
+    if extra_named_tokens:  # named extras; the other special tokens stay atomic through the backend
+        extra = dict(extra_named_tokens)
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,
         **named_tokens,
-        extra_special_tokens=[t for t in special_tokens if t not in named],
+        extra_special_tokens=extra,
         clean_up_tokenization_spaces=False,
         model_max_length=4096,
     )
