@@ -26,7 +26,7 @@ def _type_checking_lines(tree: ast.AST) -> set[int]:
 
 
 def import_graph() -> dict[str, set[str]]:
-    """module -> the mis modules it imports (module level and inside functions; TYPE_CHECKING blocks aside)."""
+    """module -> the mis modules it imports (module level and in functions; TYPE_CHECKING blocks aside)."""
     modules = {_module_name(p): p for p in SRC.rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
