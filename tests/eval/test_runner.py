@@ -162,6 +162,8 @@ def test_generations_survive_a_judge_failure(tiny_model_path, mis_test_dir: Path
     _FLAKY["fail"] = False
     results = run_eval(config).results["mis"]
     assert results["n"] == 3 and results["metrics"]["rsr"] == 100.0
+    used = results["model_settings"]  # what hfvlm actually generated with: plain greedy, the preset's layout
+    assert used["generate_kwargs"]["do_sample"] is False and used["model_type"] == "qwen2_vl"
     uids = [g["uid"] for g in read_jsonl(out / "generations.jsonl")]
     assert sorted(uids) == ["hard/1", "hard/2", "hard/3"]  # each sample generated exactly once overall
     rows = {r["uid"]: r["response"] for r in read_jsonl(out / "samples.jsonl")}
@@ -198,3 +200,39 @@ def test_served_model_through_base_url(tagged_mis: Path, tmp_path: Path) -> None
     assert all(p["image_url"]["url"].startswith("data:image/png;base64,") for p in message["content"][:2])
     rows = read_jsonl(tmp_path / "run" / "samples.jsonl")
     assert rows[0]["response"] == answer
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        # InternVL (remote-code template): images, then one text with the authors' labels and placeholders
+        ("openai-api/served/InternVL2_5-8B", ["image_url", "image_url", "text"]),
+        # Idefics3: the authors' labels interleaved with the images
+        ("openai-api/served/Idefics3-8B-Llama3", ["text", "image_url", "text", "image_url", "text"]),
+        # Qwen2-VL: images then the question (its chat template adds the rest)
+        ("openai-api/served/Qwen2-VL-7B-Instruct", ["image_url", "image_url", "text"]),
+    ],
+)
+def test_served_models_get_their_family_turn(model: str, expected: list[str], tagged_mis: Path,
+                                             tmp_path: Path) -> None:
+    from mis.eval import EvalConfig, run_eval
+    from mis.testing import ScriptedOpenAIServer
+
+    with ScriptedOpenAIServer(chat=lambda body: "A square.", model_ids=(model.rsplit("/", 1)[1],)) as server:
+        results = run_eval(EvalConfig(data=str(tagged_mis), split="hard", model=model, limit=1,
+                                      model_base_url=server.base_url, judge="exact/test-oracle",
+                                      out=tmp_path / "run")).results["mis"]
+        (body,) = server.chat_requests()
+    parts = body["messages"][-1]["content"]
+    assert [p["type"] for p in parts] == expected
+    question = json.loads((tagged_mis / "mis_hard.json").read_text())[0]["question"]
+    authors = f"Image-1: <image>\n\nImage-2: <image>\n\n{question}"  # inference_vllm.py's InternVL turn
+    flat = "".join(p["text"] if p["type"] == "text" else "<image>" for p in parts)
+    layout = json.loads((tmp_path / "run" / "run.json").read_text())["identity"]["prompt_layout"]
+    if "InternVL" in model:
+        assert parts[-1]["text"] == authors and layout == "labelled+placeholders"
+    elif "Idefics3" in model:
+        assert flat == authors and layout == "labelled"
+    else:
+        assert parts[-1]["text"] == question and layout == "stock"
+    assert results["n"] == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from inspect_ai.dataset import Sample as InspectSample
@@ -20,6 +21,7 @@ from mis.errors import DataError, UsageError
 from mis.eval.benchmarks._common import check_images
 from mis.eval.benchmarks.transforms import IMAGE_MODES, apply_image_mode
 from mis.eval.spec import Benchmark
+from mis.models._layout import TurnLayout
 
 #: Interleaving placeholder in benchmark text (MuirBench questions and options).
 IMAGE_PLACEHOLDER = "<image>"
@@ -90,14 +92,56 @@ def sample_metadata(s: Sample, text: str) -> dict[str, Any]:
     }
 
 
-def to_inspect(s: Sample, text: str | None = None, target: str = "") -> InspectSample:
-    """One sample as an inspect sample (images then text, or interleaved at ``<image>`` placeholders)."""
+@dataclass(frozen=True)
+class ServedLayout:
+    """How a served model's family wants a multi-image turn (the authors' per-family prompts)."""
+
+    layout: TurnLayout
+    placeholders: bool
+    """True: images first, then ONE text part holding ``<image>`` placeholders where the labels put them (a
+    remote-code chat template that renders content as a string, e.g. InternVL under vLLM); False: the
+    labelled text and the images interleaved as content parts."""
+
+    @property
+    def name(self) -> str:
+        """What the identity records."""
+        return f"{self.layout.name}{'+placeholders' if self.placeholders else ''}"
+
+
+def served_layout(model: str, family: str | None = None) -> ServedLayout | None:
+    """The layout a served model gets on MIS (None: images then the question, the stock turn)."""
+    from mis.models.presets import PRESETS, preset_for_model
+
+    preset = PRESETS.get(family) if family else preset_for_model(model)
+    if preset is None or not preset.layout.labelled:
+        return None
+    return ServedLayout(preset.layout, placeholders=preset.trust_remote_code)
+
+
+def _laid_out(images: list[str], text: str, served: ServedLayout) -> list[Content]:
+    if len(images) < 2:
+        return [*(ContentImage(image=p) for p in images), ContentText(text=text)]
+    if served.placeholders:
+        return [*(ContentImage(image=p) for p in images),
+                ContentText(text=served.layout.text(len(images), text, IMAGE_PLACEHOLDER))]
+    return [ContentImage(image=images[p]) if isinstance(p, int) else ContentText(text=p)
+            for p in served.layout.parts(len(images), text)]
+
+
+def to_inspect(s: Sample, text: str | None = None, target: str = "",
+               served: ServedLayout | None = None) -> InspectSample:
+    """One sample as an inspect sample (images then text, or interleaved at ``<image>`` placeholders).
+
+    ``served``: a served model's family layout (MIS only), e.g. InternVL's ``Image-1: <image>`` labels.
+    """
     text = s.question if text is None else text
     meta = sample_metadata(s, text)
     images = meta["images"]
     content: list[Content] = []
     pieces = text.split(IMAGE_PLACEHOLDER)
-    if images and len(pieces) - 1 == len(images):
+    if served is not None and IMAGE_PLACEHOLDER not in text:
+        content = _laid_out(images, text, served)
+    elif images and len(pieces) - 1 == len(images):
         for k, piece in enumerate(pieces):
             if piece.strip():
                 content.append(ContentText(text=piece.strip()))
@@ -110,9 +154,8 @@ def to_inspect(s: Sample, text: str | None = None, target: str = "") -> InspectS
     return InspectSample(input=[ChatMessageUser(content=content)], target=target, id=s.uid, metadata=meta)
 
 
-def convert(spec: Benchmark, samples: Sequence[Sample], options: Any) -> list[InspectSample]:
-    """Every sample through the spec's text and target functions."""
-    return [
-        to_inspect(s, spec.text(s, options) if spec.text else None, spec.target(s) if spec.target else "")
-        for s in samples
-    ]
+def convert(spec: Benchmark, samples: Sequence[Sample], options: Any,
+            served: ServedLayout | None = None) -> list[InspectSample]:
+    """Every sample through the spec's text and target functions (and a served model's family layout)."""
+    return [to_inspect(s, spec.text(s, options) if spec.text else None, spec.target(s) if spec.target else "",
+                       served if spec.family_layout else None) for s in samples]

@@ -31,7 +31,7 @@ from mis._util.io import write_json_atomic, write_jsonl_atomic
 from mis._util.providers import key_args
 from mis.errors import RunMismatchError, RunStopped
 from mis.eval._checkpoint import CHECKPOINT_FILE, Checkpoint, retryable, run_key
-from mis.eval._samples import convert, select
+from mis.eval._samples import ServedLayout, convert, select, served_layout
 from mis.eval.config import ModelOptions
 from mis.eval.metrics import pct
 from mis.eval.spec import Benchmark, JudgeContext
@@ -100,9 +100,10 @@ def run(
     stopped: list[str] = []
     if tasks:
         log_dir.mkdir(parents=True, exist_ok=True)
+        instance = _model(model)
         logs = inspect_eval(
             tasks,
-            model=_model(model),
+            model=instance,
             log_dir=str(log_dir),
             fail_on_error=False,
             retry_on_error=model.retries if model else 0,
@@ -110,6 +111,7 @@ def run(
             max_tasks=max(1, len(tasks)),
             **(inspect_args or {}),
         )
+        _record_settings(instance, prepared)
         by_task = {p.task: p for p in prepared}
         for log in logs:
             if log.status != "success":
@@ -134,11 +136,20 @@ def run(
     return results
 
 
+def _served(model: ModelOptions | None) -> ServedLayout | None:
+    """A served model's family layout (hfvlm lays turns out itself; `--model-arg family=NAME` overrides)."""
+    if model is None or model.model.startswith("hfvlm/"):
+        return None
+    return served_layout(model.model, model.model_args.get("family"))
+
+
 def _model(model: ModelOptions | None) -> Model:
     """The model under test, created once for every unit (hfvlm's batch size travels as a provider arg)."""
     if model is None:
         return get_model("none/none")
     args = dict(model.model_args) | ({"batch_size": model.batch_size} if model.batch_size is not None else {})
+    if not model.model.startswith("hfvlm/"):
+        args.pop("family", None)  # a layout choice (applied to the samples), not a client arg
     config = GenerateConfig(
         temperature=model.temperature,
         max_connections=model.max_connections,
@@ -151,13 +162,14 @@ def _model(model: ModelOptions | None) -> Model:
 
 def _prepare(unit: Unit, model: ModelOptions | None) -> _Prepared:
     spec = unit.spec
+    served = _served(model) if spec.family_layout else None
     if unit.selection is not None:
         samples, fingerprint = unit.selection
     else:
         picked, fingerprint = select(
             spec, unit.data, unit.options, limit=unit.limit, image_mode=unit.image_mode, missing=unit.missing
         )
-        samples = convert(spec, picked, unit.options)
+        samples = convert(spec, picked, unit.options, served)
     bound = spec.judges(unit.judges, unit.options)
     task = spec.task_for(unit.options)
     identity = {
@@ -171,6 +183,7 @@ def _prepare(unit: Unit, model: ModelOptions | None) -> _Prepared:
         "cross_checks": [j.identity for j in bound[1:]],
         "task_args": unit.task_args,
         "image_mode": unit.image_mode,
+        "prompt_layout": served.name if served else "stock",
         "data_fingerprint": fingerprint,
         **(spec.identity(unit.options) if spec.identity else {}),
         **unit.identity_extra,
@@ -245,6 +258,7 @@ def _finish(p: _Prepared, bootstrap: int) -> dict[str, Any] | None:
         },
         **summary,
         "generate_config": p.identity["generate"],
+        "model_settings": json.loads((unit.out / RUN_FILE).read_text(encoding="utf-8")).get("model_settings"),
         "model_base_url": p.base_url,
         "task_args": unit.task_args,
         "data": unit.data,
@@ -274,8 +288,25 @@ def _claim(out: Path, key: str, identity: dict[str, Any], config: dict[str, Any]
             raise RunMismatchError(
                 f"{out} holds a different run ({detail}). Use another --out, or delete {out} to start over."
             )
-    logs = json.loads(path.read_text(encoding="utf-8")).get("logs", []) if path.is_file() else []
-    write_json_atomic(path, {"key": key, "identity": identity, "config": config, "logs": logs})
+    kept = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    kept = kept if kept.get("key") == key else {}  # another identity's logs and settings are not this run's
+    write_json_atomic(path, {"key": key, "identity": identity, "config": config, "logs": kept.get("logs", []),
+                             "model_settings": kept.get("model_settings")})
+
+
+def _record_settings(instance: Model, prepared: Sequence[_Prepared]) -> None:
+    """What an in-process model actually used (hfvlm: preset, layout, processor and generate settings)."""
+    settings = getattr(instance.api, "settings", None)
+    if not callable(settings):
+        return
+    for p in prepared:
+        if not p.todo or p.identity.get("generate") is None:
+            continue
+        used = settings(GenerateConfig(**p.identity["generate"]))
+        path = p.unit.out / RUN_FILE
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["model_settings"] = used
+        write_json_atomic(path, data)
 
 
 def _record_log(out: Path, location: str) -> None:

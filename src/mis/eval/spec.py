@@ -97,6 +97,8 @@ class Benchmark:
     """Extra samples.jsonl fields from a sample's metadata (beyond the judges' own)."""
     label_rates: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Running rates inspect shows while a task runs: metric name -> the labels it counts (% of samples)."""
+    family_layout: bool = False
+    """Whether a served model gets its family's turn layout (the authors did this for MIS only)."""
     image_check: bool = True
     """Whether missing images are checked up front (the ``missing`` option: error or skip)."""
 

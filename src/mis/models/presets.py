@@ -25,7 +25,8 @@ from typing import Any
 from mis.models._layout import AUTHORS_LABELLED, STOCK, TurnLayout
 
 __all__ = [
-    "IMAGES_PER_PROMPT", "PRESETS", "Preset", "model_type_of_processor", "preset_for", "user_turn_layout",
+    "IMAGES_PER_PROMPT", "PRESETS", "Preset", "model_type_of_processor", "preset_for", "preset_for_model",
+    "user_turn_layout",
 ]
 
 #: Images per MIS prompt; vLLM must allow at least this many (`--limit-mm-per-prompt`).
@@ -131,6 +132,28 @@ def preset_for(model_type_or_name: str | None) -> Preset | None:
         if model_type_or_name in preset.model_types:
             return preset
     return None
+
+
+#: Name fragments of served models (lower case, '-' and '.' as '_') -> preset: a server's model id is all a
+#: client knows of it (vLLM's /v1/models gives no model_type), so the id names the family.
+_NAME_FRAGMENTS: tuple[tuple[str, str], ...] = (
+    ("internvl", "internvl2_5"), ("idefics3", "idefics3"), ("qwen2_5_vl", "qwen2_5_vl"),
+    ("qwen2_vl", "qwen2_vl"), ("llava_onevision", "llava_onevision"), ("phi_3_5_vision", "phi3_5_vision"),
+)
+
+
+def preset_for_model(model: str) -> Preset | None:
+    """The preset of a served model from its model string (``vllm/OpenGVLab/InternVL2_5-8B`` -> internvl2_5).
+
+    The hub ids of the presets match exactly; otherwise a family's name in the id does. None: unknown (the
+    stock layout applies, as before).
+    """
+    name = model.split("/", 1)[1] if "/" in model else model
+    for preset in PRESETS.values():
+        if any(name.lower().endswith(hub.lower()) for hub in preset.models):
+            return preset
+    norm = name.lower().replace("-", "_").replace(".", "_")
+    return next((PRESETS[p] for fragment, p in _NAME_FRAGMENTS if fragment in norm), None)
 
 
 def user_turn_layout(model_type_or_name: str | None) -> TurnLayout:

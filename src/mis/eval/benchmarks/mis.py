@@ -132,4 +132,4 @@ MIS = register(Benchmark(
     default_data=DEFAULT_DATA, task_name=task_name,
     aliases={"mis_easy": {"split": "easy"}, "mis_hard": {"split": "hard"}, "mis_real": {"split": "real"}},
     identity=identity,
-    label_rates=LABEL_RATES))
+    label_rates=LABEL_RATES, family_layout=True))
