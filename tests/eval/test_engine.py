@@ -131,6 +131,7 @@ def test_every_eval_option_reaches_the_mis_part_of_a_suite(tiny_model_path, tmp_
             "guard_mode": "prompt",
             "task_args": {"mmstar": {"split": "val"}},
             "strict": True,
+            "log_images": True,
         }
         assert set(given) == {f.name for f in dataclasses.fields(EvalConfig)}, (
             "a new option needs a value here"

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from mis._util.config import command
 from mis.cli._app import app, console
+from mis.cli._progress import RunProgress
 from mis.eval.config import BenchConfig, EvalConfig
 
 RATES = ("asr", "hr", "rsr", "rr", "unknown")
@@ -89,13 +90,17 @@ def show_outcome(outcome: Any, title: str, fail_on_unknown: float) -> None:
 def _run_eval(config: EvalConfig) -> None:
     from mis.eval.commands import run_eval
 
-    show_outcome(run_eval(config), f"{config.suite or 'mis'} · {config.model}", config.fail_on_unknown)
+    with RunProgress() as progress:
+        outcome = run_eval(config, progress)
+    show_outcome(outcome, f"{config.suite or 'mis'} · {config.model}", config.fail_on_unknown)
 
 
 def _run_bench(config: BenchConfig) -> None:
     from mis.eval.commands import run_bench
 
-    show_outcome(run_bench(config), f"{config.suite} · {config.model}", config.fail_on_unknown)
+    with RunProgress() as progress:
+        outcome = run_bench(config, progress)
+    show_outcome(outcome, f"{config.suite} · {config.model}", config.fail_on_unknown)
 
 
 

@@ -12,6 +12,7 @@ from typer.core import TyperGroup
 
 from mis._util.config import command
 from mis.cli._app import app, console
+from mis.cli._progress import RunProgress
 from mis.cli.evaluate import show_outcome
 from mis.eval.config import JudgeConfig
 
@@ -36,7 +37,9 @@ app.add_typer(judge_app, name="judge")
 def _run_judge(config: JudgeConfig) -> None:
     from mis.eval.commands import run_judge
 
-    show_outcome(run_judge(config), "mis", config.fail_on_unknown)
+    with RunProgress() as progress:
+        outcome = run_judge(config, progress)
+    show_outcome(outcome, "mis", config.fail_on_unknown)
 
 
 judge_app.command("run", help="Judge responses produced elsewhere (the authors' JSONL format); same outputs "

@@ -126,7 +126,7 @@ def _suite_units(
     return units
 
 
-def run_eval(config: EvalConfig) -> Outcome:
+def run_eval(config: EvalConfig, progress: runner.Progress | None = None) -> Outcome:
     """`mis eval`: MIS (into OUT, or OUT/mis with a suite) and the suite's benchmarks (OUT/<name>)."""
     config.validate()
     out = Path(config.out)
@@ -149,20 +149,20 @@ def run_eval(config: EvalConfig) -> Outcome:
         )
     if config.suite:
         units += _suite_units(config, config.bench_data, outcome, None)
-    _run(units, config, outcome, "pass --data for MIS or --bench-data BENCHMARK=FOLDER")
+    _run(units, config, outcome, "pass --data for MIS or --bench-data BENCHMARK=FOLDER", progress)
     return outcome
 
 
-def run_bench(config: BenchConfig) -> Outcome:
+def run_bench(config: BenchConfig, progress: runner.Progress | None = None) -> Outcome:
     """`mis bench run`: the suite's benchmarks for one model, each into OUT/<name>/, plus OUT/suite.json."""
     config.validate()
     outcome = Outcome(out=Path(config.out))
     units = _suite_units(config, config.data, outcome, config.max_tokens)
-    _run(units, config, outcome, "pass --data BENCHMARK=FOLDER (see `mis bench list`)")
+    _run(units, config, outcome, "pass --data BENCHMARK=FOLDER (see `mis bench list`)", progress)
     return outcome
 
 
-def run_judge(config: JudgeConfig) -> Outcome:
+def run_judge(config: JudgeConfig, progress: runner.Progress | None = None) -> Outcome:
     """`mis judge`: judge responses produced elsewhere (the authors' JSONL); same outputs as `mis eval`."""
     config.validate()
     responses = read_responses(config.responses, config.data, limit=config.limit)
@@ -179,21 +179,22 @@ def run_judge(config: JudgeConfig) -> Outcome:
         identity_extra={"model": model_name, "responses_fingerprint": responses.fingerprint},
     )
     outcome = Outcome(out=Path(config.out), folders={"mis": Path(config.out)})
-    results = runner.run([unit], None, log_dir=Path(config.out) / "logs", bootstrap=config.bootstrap)
+    results = runner.run([unit], None, log_dir=Path(config.out) / "logs", bootstrap=config.bootstrap,
+                         log_images=config.log_images, progress=progress)
     result = results[0] | {"task": responses.task, "responses": str(Path(config.responses).resolve())}
     write_json_atomic(Path(config.out) / runner.RESULTS_FILE, result)
     outcome.results["mis"] = result
     return outcome
 
 
-def _run(units: list[runner.Unit], config: EvalConfig | BenchConfig, outcome: Outcome, hint: str) -> None:
+def _run(units: list[runner.Unit], config: EvalConfig | BenchConfig, outcome: Outcome, hint: str,
+         progress: runner.Progress | None) -> None:
     """Run every unit in one inspect eval (one model load); the suite file is written even when it stops."""
     if not units:
         raise UsageError(f"suite {config.suite!r}: no data given for any benchmark; {hint}")
     try:
-        results = runner.run(
-            units, config, log_dir=Path(config.out) / "logs", bootstrap=config.bootstrap
-        )
+        results = runner.run(units, config, log_dir=Path(config.out) / "logs", bootstrap=config.bootstrap,
+                             log_images=config.log_images, progress=progress)
     finally:
         if config.suite:
             _write_suite(config, outcome)

@@ -25,7 +25,16 @@ class _Saved:
         return public(self)
 
 @dataclass(kw_only=True)
-class JudgeOptions(_Saved):
+class LogOptions(_Saved):
+    """Logs."""
+
+    log_images: bool = False
+    """Keep every image's bytes in the inspect logs (about 2x the image size per request); by default the logs
+    and run folder hold each image's path and sha256 only."""
+
+
+@dataclass(kw_only=True)
+class JudgeOptions(LogOptions):
     """Judge."""
 
     judge: str | None = None

@@ -17,13 +17,13 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from inspect_ai import Task
 from inspect_ai import eval as inspect_eval
 from inspect_ai.dataset import MemoryDataset
 from inspect_ai.dataset import Sample as InspectSample
-from inspect_ai.model import GenerateConfig, Model, ModelOutput, get_model
+from inspect_ai.model import ContentImage, GenerateConfig, Model, ModelOutput, get_model
 from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, mean, metric, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
@@ -83,12 +83,24 @@ class _Prepared:
     base_url: str | None
 
 
+class Progress(Protocol):
+    """What the runner reports while it runs (the CLI draws a bar from it; the library never prints)."""
+
+    def start(self, task: str, total: int, done: int) -> None:
+        """A unit begins: ``total`` samples, ``done`` of them finished before."""
+
+    def advance(self, task: str, row: dict[str, Any]) -> None:
+        """One sample of ``task`` finished (generated and judged) with this samples.jsonl row."""
+
+
 def run(
     units: Sequence[Unit],
     model: ModelOptions | None,
     *,
     log_dir: Path,
     bootstrap: int = 0,
+    log_images: bool = False,
+    progress: Progress | None = None,
     inspect_args: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``units`` (``model`` None: replay recorded responses) and return each unit's results.json content.
@@ -96,11 +108,16 @@ def run(
     Raises :class:`RunStopped` (after writing every unit that finished) when samples are left unfinished.
     """
     prepared = [_prepare(u, model) for u in units]
-    tasks = [_task(p, replay=model is None) for p in prepared if p.todo]
+    for p in prepared:
+        if progress is not None:
+            progress.start(p.task, len(p.samples), len(p.samples) - len(p.todo))
+    tasks = [_task(p, replay=model is None, progress=progress) for p in prepared if p.todo]
     stopped: list[str] = []
     if tasks:
         log_dir.mkdir(parents=True, exist_ok=True)
         instance = _model(model)
+        settings: dict[str, Any] = {"log_images": log_images, "log_realtime": False, "display": "none"}
+        settings |= inspect_args or {}
         logs = inspect_eval(
             tasks,
             model=instance,
@@ -109,14 +126,17 @@ def run(
             retry_on_error=model.retries if model else 0,
             score=True,
             max_tasks=max(1, len(tasks)),
-            **(inspect_args or {}),
+            **settings,
         )
         _record_settings(instance, prepared)
         by_task = {p.task: p for p in prepared}
         for log in logs:
-            if log.status != "success":
-                why = log.error.message.splitlines()[0] if log.error else log.status
-                stopped.append(f"{log.eval.task}: {why}")
+            failed = [smp.error for smp in (log.samples or []) if smp.error is not None]
+            if log.status != "success" or failed:
+                error = log.error or (failed[0] if failed else None)
+                why = _first_line(error.message) if error else log.status
+                more = f" (and {len(failed) - 1} more sample errors)" if len(failed) > 1 else ""
+                stopped.append(f"{log.eval.task}: {why}{more}")
             if log.eval.task in by_task and log.location:
                 _record_log(by_task[log.eval.task].unit.out, str(log.location))
     results, unfinished = [], []
@@ -193,7 +213,7 @@ def _prepare(unit: Unit, model: ModelOptions | None) -> _Prepared:
     _claim(unit.out, key, identity, unit.config)
     done = Checkpoint(unit.out / CHECKPOINT_FILE, key).load()
     todo = [s for s in samples if str(s.id) not in done or retryable(done[str(s.id)])]
-    logger.info(
+    logger.debug(
         "%s: %d samples, %d already finished, %d to run",
         task,
         len(samples),
@@ -205,13 +225,13 @@ def _prepare(unit: Unit, model: ModelOptions | None) -> _Prepared:
     )
 
 
-def _task(p: _Prepared, *, replay: bool) -> Task:
+def _task(p: _Prepared, *, replay: bool, progress: Progress | None = None) -> Task:
     spec, out = p.unit.spec, p.unit.out
     solve = replay_response() if replay else resumable_generate(str(out / GENERATIONS_FILE), p.key)
     return Task(
         dataset=MemoryDataset(p.todo, name=p.task),
         solver=solve,
-        scorer=judged(p.judges, spec, str(out / CHECKPOINT_FILE), p.key),
+        scorer=judged(p.judges, spec, str(out / CHECKPOINT_FILE), p.key, progress=progress, task=p.task),
         config=GenerateConfig(max_tokens=p.identity["generate"]["max_tokens"])
         if not replay
         else GenerateConfig(),
@@ -292,6 +312,12 @@ def _claim(out: Path, key: str, identity: dict[str, Any], config: dict[str, Any]
     kept = kept if kept.get("key") == key else {}  # another identity's logs and settings are not this run's
     write_json_atomic(path, {"key": key, "identity": identity, "config": config, "logs": kept.get("logs", []),
                              "model_settings": kept.get("model_settings")})
+
+
+def _first_line(message: str) -> str:
+    """The first non-empty line of an error message, shortened (inspect's can hold a whole request)."""
+    line = next((ln.strip() for ln in message.splitlines() if ln.strip()), message)
+    return line if len(line) <= 200 else line[:197] + "..."
 
 
 def _record_settings(instance: Model, prepared: Sequence[_Prepared]) -> None:
@@ -383,6 +409,20 @@ def replay_response() -> Solver:
     return solve
 
 
+def image_hashes(state: TaskState) -> list[str]:
+    """sha256 of each image the model saw, from the bytes already in memory (the files are not read again)."""
+    import base64
+    import hashlib
+
+    for message in state.messages:
+        if message.role == "user" and not isinstance(message.content, str):
+            refs = [p.image for p in message.content if isinstance(p, ContentImage)]
+            if refs:
+                return [hashlib.sha256(base64.b64decode(r.split(",", 1)[1]) if r.startswith("data:")
+                                       else Path(r).read_bytes()).hexdigest() for r in refs]
+    return [hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in state.metadata.get("images", [])]
+
+
 def row_of(state: TaskState, scores: list[Score], judges: list[Judge], spec: Benchmark) -> dict[str, Any]:
     """One samples.jsonl row: the sample, the response, the primary judge's verdict and the cross-checks."""
     meta = state.metadata
@@ -396,6 +436,7 @@ def row_of(state: TaskState, scores: list[Score], judges: list[Judge], spec: Ben
         "sub_category": meta.get("sub_category"),
         "question": meta["question"],
         "images": list(meta["images"]),
+        "image_sha256": image_hashes(state),
         "prompt_text": meta.get("prompt_text"),
         "target": state.target.text or None,
         "response": state.output.completion,
@@ -431,7 +472,8 @@ def _label_rate(name: str, labels: tuple[str, ...]) -> Metric:
     return rate_metric()
 
 
-def judged(judges: list[Judge], spec: Benchmark, path: str | None, key: str) -> Scorer:
+def judged(judges: list[Judge], spec: Benchmark, path: str | None, key: str, *,
+           progress: Progress | None = None, task: str = "") -> Scorer:
     """Score with every judge (primary first); with a checkpoint ``path``, durably append the sample's row."""
     metrics = [_label_rate(name, labels) for name, labels in spec.label_rates.items()] or [mean()]
 
@@ -445,9 +487,14 @@ def judged(judges: list[Judge], spec: Benchmark, path: str | None, key: str) -> 
                 result = await judge.scorer(state, target)
                 assert result is not None
                 scores.append(result)
+            row = row_of(state, scores, judges, spec)
             if checkpoint is not None:
-                checkpoint.append(row_of(state, scores, judges, spec))
-            return scores[0]
+                checkpoint.append(row)
+            if progress is not None:
+                progress.advance(task, row)
+            main = scores[0]  # the logs keep each image's sha256 (its bytes only with --log-images)
+            metadata = {**(main.metadata or {}), "image_sha256": row["image_sha256"]}
+            return main.model_copy(update={"metadata": metadata})
 
         return score
 
