@@ -276,3 +276,30 @@ def test_a_toy_benchmark_gets_resume_identity_report_and_inspect_for_free(tmp_pa
     report = build_report([tmp_path / "out"], tmp_path / "report")
     assert any(row.get("task") == "toy_tiles" for row in report.rows)
     assert spec.key == "toy_tiles"
+
+
+# -- preflight: mistakes are one line, before any model loads ---------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--judge", "openai/gpt-4o-2024-11-20"], "needs an API key: set OPENAI_API_KEY"),
+        (["--judge", "gpt4o"], "did you mean 'openai/gpt-4o-2024-11-20'"),
+        (["--judge", "exact/nope"], "unknown exact judge 'exact/nope'"),
+        (["--judge", "exact/mis-mini", "--model", "hfvml/x"], "did you mean 'hfvlm/x'"),
+        (["--judge", "exact/mis-mini", "--model", "hfvlm/no-such-folder"], "no such model folder"),
+        (["--judge", "exact/mis-mini", "--judge-rubric", "nope"], "unknown template 'nope'"),
+        (["--judge", "exact/mis-mini", "--split", "nope"], "no samples for split(s) nope"),
+    ],
+)
+def test_preflight_errors_are_one_line_before_anything_runs(
+    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    data = make_mis_test_dir(tmp_path / "mis", n_easy=1, n_hard=1, n_real=0)
+    base = ["eval", "--data", str(data), "--out", str(tmp_path / "out")]
+    if "--model" not in args:
+        base += ["--model", "openai-api/local/m", "--model-base-url", "http://127.0.0.1:9/v1"]
+    result = _invoke([*base, *args])
+    assert result.exit_code in (2, 3), result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out" / "generations.jsonl").exists()  # nothing was generated

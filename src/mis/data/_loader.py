@@ -216,7 +216,9 @@ def load(
     if wanted is not None:
         absent = wanted - {s.split for s in samples}
         if absent:
-            raise DataError(f"{source}: split(s) {sorted(absent)} not found; it holds "
-                            f"{sorted({s.split for s in samples}) or 'no samples of the requested splits'}")
+            held = sorted({f.split for f in the_plan.files if f.split} | {s.split for s in samples})
+            listing = ", ".join(held) if held else "none that could be read"
+            raise DataError(f"{source}: no samples for split(s) {', '.join(sorted(absent))}; "
+                            f"the splits it holds: {listing}")
     return MISDataset(root=the_plan.root, samples=samples, format=the_plan.format, files=files)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mis.errors import UsageError
+from mis.eval import preflight
 
 SPLIT_CHOICES: tuple[str, ...] = ("easy", "hard", "real", "all")
 _SECRET_WORDS = ("key", "token", "secret", "password")
@@ -70,6 +71,9 @@ class JudgeOptions(LogOptions):
             raise UsageError(f"--judge-request-timeout must be > 0, got {self.judge_request_timeout}")
         if not 0 <= self.fail_on_unknown <= 100:
             raise UsageError(f"--fail-on-unknown is a percentage (0-100), got {self.fail_on_unknown}")
+        if self.judge is not None:
+            preflight.check_model(self.judge, self.judge_base_url, what="judge")
+        preflight.check_rubric(self.judge_rubric)
 
 
 @dataclass(kw_only=True)
@@ -107,6 +111,7 @@ class ModelOptions:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
         if self.temperature < 0:
             raise UsageError(f"--temperature must be >= 0, got {self.temperature}")
+        preflight.check_model(self.model, self.model_base_url)
 
 
 @dataclass(kw_only=True)
@@ -127,6 +132,14 @@ class SuiteOptions:
     """BENCHMARK.KEY=VALUE benchmark option (repeatable), e.g. figstep.subset=SafeBench-Tiny."""
     strict: bool = False
     """Stop before running anything when a benchmark's data is missing (default: run the ready ones)."""
+
+    def check_suite(self) -> None:
+        """The guard, like the judge, is checked before anything runs."""
+        if self.guard_mode not in (None, "chat", "prompt"):
+            raise UsageError(f"--guard-mode must be chat or prompt, got {self.guard_mode!r}")
+        if self.guard is not None:
+            preflight.check_model(self.guard, self.guard_base_url or getattr(self, "judge_base_url", None),
+                                  what="guard")
 
 
 @dataclass(kw_only=True)
@@ -163,6 +176,8 @@ class EvalConfig(ModelOptions, JudgeOptions, SuiteOptions):
         if self.max_tokens < 1:
             raise UsageError(f"--max-tokens must be >= 1, got {self.max_tokens}")
         self.check_model()
+        self.check_suite()
+        preflight.check_out(self.out)
         self.check_judge()
 
 @dataclass(kw_only=True)
@@ -184,6 +199,9 @@ class BenchConfig(ModelOptions, JudgeOptions, SuiteOptions):
             raise UsageError(f"--max-tokens must be >= 1, got {self.max_tokens}")
         self.check_model()
         self.check_judge()
+        self.check_suite()
+        preflight.check_out(self.out)
+
 
 @dataclass(kw_only=True)
 class JudgeConfig(JudgeOptions):
@@ -207,6 +225,10 @@ class JudgeConfig(JudgeOptions):
         if self.limit is not None and self.limit < 1:
             raise UsageError(f"--limit must be >= 1, got {self.limit}")
         self.check_judge()
+        if not Path(self.responses).is_file():
+            raise UsageError(f"{self.responses}: responses file not found")
+        preflight.check_out(self.out)
+
 
 def public(config: Any) -> dict[str, Any]:
     """A config as saved in run.json: JSON-friendly (paths as text), secret-looking values redacted."""

@@ -118,7 +118,8 @@ def run(
         instance = _model(model)
         settings: dict[str, Any] = {"log_images": log_images, "log_realtime": False, "display": "none"}
         settings |= inspect_args or {}
-        logs = inspect_eval(
+        logs = _interruptible(
+            stopped,
             tasks,
             model=instance,
             log_dir=str(log_dir),
@@ -128,11 +129,15 @@ def run(
             max_tasks=max(1, len(tasks)),
             **settings,
         )
+        if not logs and not stopped:
+            stopped.append("interrupted")  # inspect returns no log when Ctrl-C cancels the eval
         _record_settings(instance, prepared)
         by_task = {p.task: p for p in prepared}
         for log in logs:
             failed = [smp.error for smp in (log.samples or []) if smp.error is not None]
-            if log.status != "success" or failed:
+            if log.status == "cancelled":
+                stopped.append(f"{log.eval.task}: interrupted")
+            elif log.status != "success" or failed:
                 error = log.error or (failed[0] if failed else None)
                 why = _first_line(error.message) if error else log.status
                 more = f" (and {len(failed) - 1} more sample errors)" if len(failed) > 1 else ""
@@ -312,6 +317,15 @@ def _claim(out: Path, key: str, identity: dict[str, Any], config: dict[str, Any]
     kept = kept if kept.get("key") == key else {}  # another identity's logs and settings are not this run's
     write_json_atomic(path, {"key": key, "identity": identity, "config": config, "logs": kept.get("logs", []),
                              "model_settings": kept.get("model_settings")})
+
+
+def _interruptible(stopped: list[str], *args: Any, **kwargs: Any) -> list[Any]:
+    """Inspect's eval; Ctrl-C ends it like any stop: what finished is kept, and the user is told to rerun."""
+    try:
+        return list(inspect_eval(*args, **kwargs))
+    except KeyboardInterrupt:
+        stopped.append("interrupted")
+        return []
 
 
 def _first_line(message: str) -> str:

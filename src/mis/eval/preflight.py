@@ -1,0 +1,62 @@
+"""Checks that run before anything expensive.
+
+A wrong model string, a missing key or an unusable output folder is a one-line error in a second, not a
+traceback after the model has generated every response.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mis._util.providers import missing_key, provider_of
+from mis.errors import UsageError
+
+
+def check_model(model: str, base_url: str | None, *, what: str = "model") -> None:
+    """``model`` parses, names a known provider, and has its API key (or a base URL for a keyless server)."""
+    provider = provider_of(model, what=what)
+    if provider == "exact":
+        if what == "model":
+            raise UsageError(f"--model {model!r}: exact/ names a judge, not a model under test")
+        from mis.judges.exact import get_exact_judge
+
+        get_exact_judge(model.split("/", 1)[1])
+        return
+    if provider == "hfvlm":
+        _check_checkpoint(model.split("/", 1)[1], what)
+    why = missing_key(model, base_url)
+    if why:
+        raise UsageError(f"--{what} {why}")
+
+
+def _check_checkpoint(name: str, what: str) -> None:
+    """An ``hfvlm/`` model is a local folder with a config.json, or a hub id (``owner/name``)."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise UsageError(f"--{what} hfvlm/{name}: the folder has no config.json (not a saved model)")
+        return
+    if name.count("/") != 1 or name.startswith((".", "/", "~")):
+        raise UsageError(f"--{what} hfvlm/{name}: no such model folder (and not a hub id like "
+                         "Qwen/Qwen2-VL-7B-Instruct)")
+
+
+def check_rubric(rubric: str) -> None:
+    """The MIS rubric is a packaged protocol or an existing template file."""
+    from mis.judges.mis import rubric_of
+
+    rubric_of(rubric)
+
+
+def check_out(out: Path) -> None:
+    """The output folder can be created and written (a file in its place, or no permission, is refused)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: a file is in the way (expected a folder)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot create it ({exc.strerror})") from None
+    if not os.access(out, os.W_OK):
+        raise UsageError(f"--out {out}: not writable")
