@@ -40,7 +40,7 @@ def test_load_split_filter_and_single_file(mis_test_dir: Path) -> None:
     assert load(mis_test_dir, splits=["real"]).splits == ["real"]
     ds = load(mis_test_dir / "mis_hard.json")
     assert ds.splits == ["hard"] and len(ds) == 3 and ds.samples[0].root == mis_test_dir
-    with pytest.raises(DataError, match=r"split\(s\) \['white'\] not found"):
+    with pytest.raises(DataError, match=r"no samples for split\(s\) white; the splits it holds: easy, hard"):
         load(mis_test_dir, splits=["white"])
 
 
