@@ -94,6 +94,16 @@ def test_judge_compare_two_runs(tagged_mis: Path, tmp_path: Path) -> None:
     assert set(report["metrics"]) == set(report["runs"]) and len(report["runs"]) == 2
     assert "0.368" in result.output and "0.529" in result.output
 
+    # the report finds the two judges of the same responses and shows their agreement
+    from mis.report import build_report
+
+    paths = build_report([tmp_path / "cmp-a", tmp_path / "cmp-b"], tmp_path / "report")
+    (row,) = paths.agreement
+    assert row["labels"]["safety"]["kappa"] == round(7 / 19, 4) and row["n"] == 8
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert 'id="agreement"' in html and "0.368" in html and "0.529" in html
+    assert "## Judge agreement" in (tmp_path / "report" / "leaderboard.md").read_text()
+
 
 def test_compare_refuses_runs_of_different_responses(tmp_path: Path) -> None:
     for name, response in (("a", "one"), ("b", "two")):

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mis._util.io import write_json_atomic
+from mis.report._agreement import agreement_markdown, judge_agreement
 from mis.report._browser import FILES_DIR, BrowserData, write_browser
 from mis.report._html import definitions, render_html
 from mis.report._load import ReportError, ReportOptionError, Run, RunResult, find_run_dirs, load_run
@@ -60,6 +62,7 @@ class ReportPaths:
     scatter: Path | None = None
     thumbs: ThumbStats | None = None
     browser: BrowserData | None = None
+    agreement: list[dict[str, Any]] = field(default_factory=list)  # judges that judged the same responses
     seconds: float = 0.0
 
 
@@ -110,11 +113,16 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path, *, title: str 
     summary = (f"{len(runs)} run folder(s), {models} model(s), {paths.browser.samples} samples in the "
                "browser. "
                "Built by `mis report` from results.json and samples.jsonl.")
-    paths.leaderboard_md.write_text(_markdown(title, summary, lb, charts, notes, out), encoding="utf-8")
+    agreement = judge_agreement(runs)
+    if agreement:
+        write_json_atomic(out / "judge_agreement.json", agreement)
+    markdown = _markdown(title, summary, lb, charts, notes, out) + "\n".join(agreement_markdown(agreement))
+    paths.leaderboard_md.write_text(markdown, encoding="utf-8")
+    paths.agreement = agreement
     render_html(out=out, title=title, summary=summary, lb=lb, long_columns=long_cols, long_rows=long_rows,
                 charts=charts, runs=[str(run.path) for run in runs], n_samples=paths.browser.samples,
                 n_models=len(paths.browser.models), published_citation=PUBLISHED_CITATION,
-                published_notes=notes)
+                published_notes=notes, agreement=agreement)
     paths.seconds = round(time.perf_counter() - start, 2)
     log.info("report written to %s (%d runs, %d results, %.1f s)", out, len(runs), len(results),
              paths.seconds)
@@ -206,5 +214,6 @@ def _markdown(title: str, summary: str, lb: Leaderboard, charts: Sequence[Chart]
 def _clear_previous(out: Path) -> None:
     """Remove what an earlier report wrote here (charts, data files); thumbs/ is a cache and stays."""
     shutil.rmtree(out / "charts", ignore_errors=True)
-    for stale in ("scores.csv", "results.csv", "leaderboard.csv", "leaderboard.md", "report.html"):
+    for stale in ("scores.csv", "results.csv", "leaderboard.csv", "leaderboard.md", "report.html",
+                  "judge_agreement.json"):
         (out / stale).unlink(missing_ok=True)

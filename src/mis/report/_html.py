@@ -62,7 +62,7 @@ def _chart_entry(out: Path, chart: Chart) -> dict[str, Any]:
 def render_html(*, out: Path, title: str, summary: str, lb: Leaderboard, long_columns: Sequence[str],
                 long_rows: Sequence[dict[str, Any]], charts: Sequence[Chart], runs: Sequence[str],
                 n_samples: int, n_models: int, published_citation: str,
-                published_notes: Sequence[str]) -> Path:
+                published_notes: Sequence[str], agreement: Sequence[dict[str, Any]] = ()) -> Path:
     """Write OUT/report.html."""
     from jinja2 import Environment, select_autoescape
 
@@ -75,7 +75,7 @@ def render_html(*, out: Path, title: str, summary: str, lb: Leaderboard, long_co
         has_published=any(r.published for r in lb.rows), published_citation=published_citation,
         published_notes=published_notes, definitions=definitions(), long=long,
         charts=[_chart_entry(out, c) for c in charts], runs=runs, n_samples=n_samples, n_models=n_models,
-        css=_template_text("report.css"), js=_template_text("browser.js"),
+        css=_template_text("report.css"), js=_template_text("browser.js"), agreement=list(agreement),
     )
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")
