@@ -7,10 +7,10 @@ or editing other lines of the seed files, and identical seeds collapse into one.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
+from mis._util.io import read_jsonl
 from mis.build._protocol import file_sha256
 from mis.build._store import Record, stable_hash
 from mis.errors import DataError
@@ -57,15 +57,7 @@ def _from_row(row: dict[str, Any], base: Path, source: str) -> Record:
 def _read_file(path: Path) -> list[Record]:
     out = []
     if path.suffix == ".jsonl":
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SeedError(f"{path}: line {n}: not valid JSON: {exc}") from exc
-            if not isinstance(row, dict):
-                raise SeedError(f"{path}: line {n}: expected a JSON object")
+        for n, row in read_jsonl(path):
             out.append(_from_row(row, path.parent, f"{path}:{n}"))
     elif path.suffix == ".csv":
         with path.open(newline="", encoding="utf-8") as fh:

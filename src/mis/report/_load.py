@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mis._util.io import read_jsonl
 from mis.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -365,24 +366,15 @@ def _int_or_none(value: Any, where: str) -> int | None:
 def read_samples(path: Path) -> list[dict[str, Any]]:
     """The rows of a samples.jsonl, each with ``_line`` (its line number) added."""
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ReportError(f"{path}:{lineno}: not valid JSON ({err.msg})") from err
-            if not isinstance(row, dict):
-                raise ReportError(f"{path}:{lineno}: a row must be a JSON object")
-            images = row.get("images", [])
-            if images is None:
-                images = row["images"] = []
-            if not isinstance(images, list) or not all(isinstance(p, str) for p in images):
-                who = row.get("uid", row.get("id", f"line {lineno}"))
-                raise ReportError(f"{path}:{lineno}: sample {who}: field 'images' must be a list of paths")
-            row["_line"] = lineno
-            rows.append(row)
+    for lineno, row in read_jsonl(path):
+        images = row.get("images", [])
+        if images is None:
+            images = row["images"] = []
+        if not isinstance(images, list) or not all(isinstance(p, str) for p in images):
+            who = row.get("uid", row.get("id", f"line {lineno}"))
+            raise ReportError(f"{path}:{lineno}: sample {who}: field 'images' must be a list of paths")
+        row["_line"] = lineno
+        rows.append(row)
     return rows
 
 
