@@ -18,9 +18,10 @@ interleaved (A, B, A, B ...), each as a subprocess whose whole process tree is m
 
 Every run is checked: exit status 0 and metrics equal to what the server's scripted verdicts imply
 (a run that did less work is an error, never a number). Per variant it prints wall time, CPU ms per
-sample, peak RSS of the client's process tree, bytes written per sample (its output folder) and the
-server's CPU; then the ratios: wall (mis / authors), peak RSS at each N vs the smallest N, and the
-marginal CPU per sample between the smallest and largest N (start-up excluded). ``--authors-limit K``
+sample, peak RSS of the client's process tree, bytes per sample in its output folder, bytes per
+sample written to storage (rusage block output: every rewrite counts) and the server's CPU; then
+the ratios: wall (mis / authors), peak RSS at each N vs the smallest N, and the marginal CPU per
+sample between the smallest and largest N (start-up excluded). ``--authors-limit K``
 runs the sequential baseline on the first K samples only and scales its wall and CPU by N/K (marked
 "extrapolated"): its cost per sample is constant by construction.
 """
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -61,6 +63,7 @@ class Run:
     bytes_written: int
     server_cpu_s: float
     measured_n: int
+    disk_write_bytes: int = 0
 
 
 @dataclass
@@ -84,7 +87,7 @@ class Cell:
     def scale(self, name: str) -> float:
         """Extrapolation factor N / measured N for totals that grow with the samples run."""
         measured = self.runs[0].measured_n
-        return self.n / measured if name in ("wall_s", "cpu_s", "server_cpu_s") else 1.0
+        return self.n / measured if name in ("wall_s", "cpu_s", "server_cpu_s", "disk_write_bytes") else 1.0
 
     @property
     def extrapolated(self) -> bool:
@@ -222,15 +225,17 @@ def measure_cell(variant: str, n: int, latency: float, set_folder: Path, server:
         cmd = variant_command(variant, set_folder, out, server.base_url, args, limit)
         if args.tty:
             cmd = [sys.executable, "-c", PTY_WRAPPER, *cmd]
-        cpu0 = server.cpu_s()
+        cpu0, blocks0 = server.cpu_s(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_oublock
         stats = run_measured(cmd, env=env, stdout_path=log)
         server_cpu = server.cpu_s() - cpu0
+        # blocks the (waited-for) variant tree wrote to storage, 512 bytes each: every rewrite counts
+        disk = (resource.getrusage(resource.RUSAGE_CHILDREN).ru_oublock - blocks0) * 512
         if stats.returncode != 0:
             tail = log.read_text(errors="replace")[-3000:]
             raise SystemExit(f"{tag} exited with {stats.returncode}; last output:\n{tail}")
         check_run(variant, out, list(range(1, measured_n + 1)), log)
         cell.runs.append(Run(stats.wall_s, stats.cpu_s, stats.peak_rss_mb, folder_bytes(out), server_cpu,
-                             measured_n))
+                             measured_n, disk))
         if not args.keep:
             shutil.rmtree(out, ignore_errors=True)
             shutil.rmtree(out.parent / f"{out.name}-responses", ignore_errors=True)
@@ -249,6 +254,7 @@ def cell_row(cell: Cell) -> dict[str, Any]:
         "peak_rss_mb": cell.spread("peak_rss_mb"),
         "bytes_per_sample": cell.median("bytes_written") / cell.runs[0].measured_n,
         "server_cpu_ms_per_sample": cell.median("server_cpu_s") * 1000 / n,
+        "disk_write_bytes_per_sample": cell.median("disk_write_bytes") / n,
         "runs": [asdict(r) for r in cell.runs],
     }
 
@@ -278,8 +284,8 @@ def ratios(cells: list[Cell]) -> list[dict[str, Any]]:
 
 def markdown(rows: list[dict[str, Any]], found: list[dict[str, Any]]) -> str:
     lines = ["| variant | N | latency | wall min / median / max (s) | CPU ms/sample "
-             "| peak RSS median (max) MB | bytes/sample | server CPU ms/sample |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| peak RSS median (max) MB | run folder/sample | disk writes/sample | server CPU ms/sample |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lo, mid, hi = r["wall_s"]
         mark = f" (first {r['measured_n']}, x{r['n'] / r['measured_n']:g})" if r["extrapolated"] else ""
@@ -287,6 +293,7 @@ def markdown(rows: list[dict[str, Any]], found: list[dict[str, Any]]) -> str:
         lines.append(f"| {r['variant']}{mark} | {r['n']} | {r['latency_s']:g} s "
                      f"| {lo:.1f} / {mid:.1f} / {hi:.1f} | {r['cpu_ms_per_sample']:.1f} "
                      f"| {rss[1]:.0f} ({rss[2]:.0f}) | {r['bytes_per_sample'] / 1024:.1f} KB "
+                     f"| {r['disk_write_bytes_per_sample'] / 2**20:.2f} MB "
                      f"| {r['server_cpu_ms_per_sample']:.1f} |")
     for f in found:
         if f["kind"] == "wall_vs_authors":

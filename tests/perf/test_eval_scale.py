@@ -35,6 +35,7 @@ def test_tiny_run_prints_checked_numbers(tmp_path: Path) -> None:
         assert cell["n"] == 4 and cell["measured_n"] == 4 and cell["latency_s"] == 0
         run = cell["runs"][0]
         assert run["wall_s"] > 0 and run["cpu_s"] > 0 and run["peak_rss_mb"] > 10 and run["bytes_written"] > 0
+        assert run["disk_write_bytes"] >= 0
     # the authors' protocol writes two small JSONL files; mis's run folder holds its inspect log too
     assert cells["mis-eval"]["bytes_per_sample"] > cells["authors"]["bytes_per_sample"]
     (ratio,) = [r for r in data["ratios"] if r["kind"] == "wall_vs_authors"]
