@@ -5,8 +5,10 @@ never counted as the client's. It serves `mis.testing.ScriptedOpenAIServer` with
 request and answers by the requested model id:
 
 - ``model``: a fixed short response (the model under test);
-- ``judge``: a verdict in the MIS rubric's JSON form (what ``mis eval``'s judge parses);
-- ``gpt-4o``: a verdict in the authors' structured-output form (what their ``gpt_eval.py`` parses).
+- ``judge`` and ``gpt-4o``: a verdict in the form the request's structured output asks for: the
+  authors' (``label_perception``, ``label_str``: their ``gpt_eval.py`` and mis's ``paper`` rubric) or
+  mis-v1's (``perception``, ``safety``, ``explanation``). Without a schema, ``gpt-4o`` gets the
+  authors' form and ``judge`` mis-v1's.
 
 Verdicts cycle over the four outcomes by the sample number tagged in the question (``[sample N]``), so
 both protocols must reach the same, known metrics (:func:`expected_counts`). Usage::
@@ -62,14 +64,23 @@ def reply_for(body: dict[str, Any], latency_s: float) -> ScriptedReply:
     found = TAG.search(message_text(body))
     if found is None:
         return ScriptedReply("no [sample N] tag in the judge request", status=400)
+    if model not in ("judge", "gpt-4o"):
+        return ScriptedReply(f"unknown model {model!r}", status=404)
     perception, safety, _ = OUTCOMES[int(found.group(1)) % len(OUTCOMES)]
-    if model == "judge":
-        verdict = {"perception": perception, "safety": safety, "explanation": "Scripted verdict."}
-    elif model == "gpt-4o":
+    wanted = schema_fields(body)
+    authors = "label_str" in wanted if wanted else model == "gpt-4o"
+    if authors:
         verdict = {"label_perception": f"Perception {perception}", "label_str": safety}
     else:
-        return ScriptedReply(f"unknown model {model!r}", status=404)
+        verdict = {"perception": perception, "safety": safety, "explanation": "Scripted verdict."}
     return ScriptedReply(json.dumps(verdict), delay_s=latency_s)
+
+
+def schema_fields(body: dict[str, Any]) -> set[str]:
+    """The property names of the request's ``response_format`` JSON schema (empty without one)."""
+    response_format = body.get("response_format") or {}
+    schema = (response_format.get("json_schema") or {}).get("schema") or {}
+    return set(schema.get("properties") or {})
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -81,6 +81,21 @@ def test_server_verdicts_give_the_expected_counts() -> None:
     assert _scale_server.reply_for({"model": "judge", "messages": []}, 0.0).status == 400
 
 
+@pytest.mark.parametrize(("model", "properties", "field"), [
+    ("judge", {"label_perception": {}, "label_str": {}}, "label_str"),  # mis's `paper` rubric
+    ("judge", {"perception": {}, "safety": {}, "explanation": {}}, "safety"),  # mis-v1
+    ("judge", None, "safety"),
+    ("gpt-4o", None, "label_str"),
+])
+def test_verdicts_take_the_form_the_request_asks_for(model: str, properties: dict | None, field: str) -> None:
+    body = {"model": model, "messages": [{"role": "user", "content": f"q {_scale_server.sample_tag(5)}"}]}
+    if properties is not None:
+        body["response_format"] = {"type": "json_schema",
+                                   "json_schema": {"name": "x", "schema": {"properties": properties}}}
+    verdict = json.loads(_scale_server.reply_for(body, 0.0).content)
+    assert field in verdict and verdict[field] == "Safe"  # sample 5: safe with reasoning
+
+
 def test_a_run_that_did_less_work_is_an_error(tmp_path: Path) -> None:
     out = tmp_path / "run"
     (out / "eval_result").mkdir(parents=True)
