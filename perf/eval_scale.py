@@ -182,7 +182,7 @@ def variant_command(variant: str, set_folder: Path, out: Path, url: str, args: a
     responses = out.parent / f"{out.name}-responses" / "model.jsonl"
     responses_file(responses, set_folder, MODEL_RESPONSE)
     return [mis, "judge", str(responses), "--data", str(set_folder), "--judge", "openai-api/scale/judge",
-            "--judge-base-url", url, "--max-connections", c, "--out", str(out)]
+            "--judge-base-url", url, "--judge-max-connections", c, "--out", str(out)]
 
 
 def check_run(variant: str, out: Path, ids: list[int], log: Path) -> None:

@@ -24,22 +24,22 @@ def test_tiny_run_prints_checked_numbers(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     proc = subprocess.run(
         [sys.executable, str(PERF / "eval_scale.py"), "--n", "4", "--image-px", "64", "--latency", "0",
-         "--connections", "4", "--cache", str(tmp_path / "cache"), "--work", str(tmp_path / "work"),
-         "--json", str(report)],
+         "--connections", "4", "--variants", "authors", "mis-eval", "mis-judge",
+         "--cache", str(tmp_path / "cache"), "--work", str(tmp_path / "work"), "--json", str(report)],
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     data = json.loads(report.read_text())
     cells = {c["variant"]: c for c in data["cells"]}
-    assert set(cells) == {"authors", "mis-eval"}
+    assert set(cells) == {"authors", "mis-eval", "mis-judge"}
     for cell in cells.values():
         assert cell["n"] == 4 and cell["measured_n"] == 4 and cell["latency_s"] == 0
         run = cell["runs"][0]
         assert run["wall_s"] > 0 and run["cpu_s"] > 0 and run["peak_rss_mb"] > 10 and run["bytes_written"] > 0
-        assert run["disk_write_bytes"] >= 0
+        assert isinstance(run["disk_write_bytes"], int) and run["disk_write_bytes"] >= 0  # 0 on tmpfs
     # the authors' protocol writes two small JSONL files; mis's run folder holds its inspect log too
     assert cells["mis-eval"]["bytes_per_sample"] > cells["authors"]["bytes_per_sample"]
-    (ratio,) = [r for r in data["ratios"] if r["kind"] == "wall_vs_authors"]
-    assert ratio["authors_over_variant"] == pytest.approx(
+    ratio, _ = [r for r in data["ratios"] if r["kind"] == "wall_vs_authors"]
+    assert ratio["variant"] == "mis-eval" and ratio["authors_over_variant"] == pytest.approx(
         cells["authors"]["wall_s"][1] / cells["mis-eval"]["wall_s"][1])
     assert data["server_checks"][0]["requests"] == 8
     assert "| authors | 4 | 0 s |" in proc.stdout and "| mis-eval | 4 | 0 s |" in proc.stdout
