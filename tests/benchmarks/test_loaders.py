@@ -41,7 +41,7 @@ def test_figstep_typography_text():
 def test_figstep_never_regenerate_reports_missing(tmp_path):
     samples = B.load_figstep(F.figstep(tmp_path / "fs"), regenerate="never")
     assert len(missing_images(samples)) == 3
-    with pytest.raises(DataError, match="3 referenced image"):
+    with pytest.raises(DataError, match="3 of 4 referenced image"):
         check_images(samples, benchmark="figstep")
     assert [s.id for s in check_images(samples, missing="skip")] == ["1_1"]
 
@@ -104,7 +104,8 @@ def test_mssbench_two_situations_per_query(tmp_path):
     assert {s.split for s in samples} == {"safe", "unsafe"}
     safe, unsafe = samples[0], samples[1]
     assert safe.id == unsafe.id == "0_0" and safe.question == unsafe.question
-    assert safe.images[0].endswith("chat/1.jpg") and unsafe.images[0].endswith("chat/2.jpg")
+    assert safe.images == ["1.jpg"] and unsafe.images == ["2.jpg"]  # as published, relative to chat/
+    assert safe.image_paths()[0] == tmp_path / "mss/chat/1.jpg"
     assert B.load_mssbench(tmp_path / "mss", situations=("safe",))[0].split == "safe"
 
 

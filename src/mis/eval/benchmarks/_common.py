@@ -12,7 +12,9 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,32 +70,70 @@ def cache_root() -> Path:
     """Where extracted/regenerated images and hub downloads go (``MIS_CACHE_DIR`` overrides)."""
     env = os.environ.get("MIS_CACHE_DIR")
     if env:
-        return Path(env).expanduser()
+        return local_path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mis"
+    return local_path(base) / "mis"
+
+
+#: A hub dataset id: ``owner/name``, nothing more (a trailing slash or a dot prefix makes it a local path).
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
+
+
+def local_path(source: str | Path) -> Path:
+    """The one resolution rule for every path a user types: ``~`` expanded, made absolute against the
+    current working directory, ``.``/``..`` and trailing slashes normalised (symlinks are kept as typed).
+
+    Loaders resolve their source once, here, so that every path they derive (annotation files, image roots)
+    is absolute and a sample means the same file whatever the working directory is later.
+    """
+    return Path(os.path.abspath(Path(str(source)).expanduser()))
 
 
 def looks_like_hub_id(source: str | Path) -> bool:
     """``owner/name`` that is not an existing local path."""
     text = str(source)
-    return (
-        not Path(text).expanduser().exists() and text.count("/") == 1 and not text.startswith((".", "/", "~"))
-    )
+    return _HUB_ID.fullmatch(text) is not None and not local_path(text).exists()
+
+
+def normalize_source(source: str | Path) -> str:
+    """What a run records as its data: a local path made absolute (:func:`local_path`), a hub id as is."""
+    return str(source) if looks_like_hub_id(source) else str(local_path(source))
 
 
 def resolve_source(source: str | Path, *, allow_patterns: Sequence[str] | None = None) -> Path:
-    """A local folder/file as is, or a hub dataset id downloaded with ``huggingface_hub``.
+    """A local folder/file (absolute, :func:`local_path`), or a hub dataset id downloaded with ``huggingface_hub``.
 
     Offline (``HF_HUB_OFFLINE=1``) or unreachable hub -> an error that says to pass a local folder.
     """
     if not looks_like_hub_id(source):
-        path = Path(source).expanduser()
+        path = local_path(source)
         if not path.exists():
-            raise DataError(f"{path}: no such file or folder")
+            shown = "" if str(source) == str(path) else f" ({path})"
+            raise DataError(f"{source}: no such file or folder{shown}")
         return path
     from mis.data._hub import download
 
     return download(str(source), cache_root() / "hub", list(allow_patterns) if allow_patterns else None)
+
+
+def image_root(candidates: Sequence[Path], images: Iterable[str]) -> Path:
+    """The folder ``images`` (paths as published) are relative to: the candidate holding most of them.
+
+    ``candidates`` come in order of preference, the README's own place first; when no candidate holds any
+    image, that first one is returned, so missing-image errors name the folder the README uses.
+    """
+    folders = list(dict.fromkeys(candidates))
+    rels = list(dict.fromkeys(images))
+    best, found = folders[0], 0
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        count = sum(1 for rel in rels if (folder / rel).is_file())
+        if count > found:
+            best, found = folder, count
+            if found == len(rels):
+                break
+    return best
 
 
 def find_file(root: Path, candidates: Iterable[str], what: str) -> Path:
@@ -109,32 +149,105 @@ def find_file(root: Path, candidates: Iterable[str], what: str) -> Path:
     raise DataError(f"{root}: no {what} found (looked for: {', '.join(tried)})")
 
 
+@dataclass(frozen=True)
+class ImageRelease:
+    """Where a benchmark's README puts its images and how it says to get them (missing-image errors say it)."""
+
+    folder: str
+    """The image folder as the README writes it, relative to the release (``data/VLGuard/test``)."""
+    how: str
+    """The README's step that fills it, in one line (the archive and where it comes from)."""
+
+    def describe(self) -> str:
+        """One line for errors and the suite's status table."""
+        return f"the README's {self.folder}/: {self.how}"
+
+
+_RELEASES: dict[str, ImageRelease | Callable[[Any], ImageRelease | None]] = {}
+
+
+def register_release(benchmark: str, release: ImageRelease | Callable[[Any], ImageRelease | None]) -> None:
+    """Record where ``benchmark``'s README puts its images (or a function of its options that says so)."""
+    _RELEASES[benchmark] = release
+
+
+def image_release(benchmark: str, options: Any = None) -> ImageRelease | None:
+    """Where ``benchmark``'s README puts its images (None: images come inside the data files)."""
+    release = _RELEASES.get(benchmark)
+    return release(options) if callable(release) else release
+
+
+@dataclass(frozen=True)
+class MissingImages:
+    """The referenced images that do not exist, counted once per file."""
+
+    total: int
+    """Distinct image files referenced."""
+    files: list[Path]
+    """Distinct files not found, in sample order."""
+    uids: list[str]
+    """Samples referencing at least one of them."""
+    lines: list[str]
+    """``uid: path`` per missing reference."""
+
+    @property
+    def folder(self) -> Path | None:
+        """The deepest folder holding every missing file (where to put them)."""
+        if not self.files:
+            return None
+        return Path(os.path.commonpath([str(f.parent) for f in self.files]))
+
+
+def find_missing(samples: Iterable[Sample]) -> MissingImages:
+    """Every referenced image that does not exist (checked up front, before any model time)."""
+    seen: dict[Path, bool] = {}
+    files: list[Path] = []
+    uids: list[str] = []
+    lines: list[str] = []
+    for s in samples:
+        absent = False
+        for p in s.image_paths():
+            if p not in seen:
+                seen[p] = p.is_file()
+                if not seen[p]:
+                    files.append(p)
+            if not seen[p]:
+                absent = True
+                lines.append(f"{s.uid}: {p}")
+        if absent:
+            uids.append(s.uid)
+    return MissingImages(total=len(seen), files=files, uids=uids, lines=lines)
+
+
 def missing_images(samples: Iterable[Sample]) -> list[str]:
     """``uid: path`` for every referenced image that does not exist (validated up front)."""
-    out = []
-    for s in samples:
-        for p in s.image_paths():
-            if not p.is_file():
-                out.append(f"{s.uid}: {p}")
-    return out
+    return find_missing(samples).lines
 
 
-def check_images(samples: list[Sample], *, missing: str = "error", benchmark: str = "") -> list[Sample]:
+def missing_message(benchmark: str, report: MissingImages, options: Any = None) -> str:
+    """What a run without its images says: how many, where the README puts them, the CLI fix."""
+    head = "\n  ".join(report.lines[:10])
+    more = f"\n  ... and {len(report.lines) - 10} more" if len(report.lines) > 10 else ""
+    release = image_release(benchmark, options)
+    where = f"\nthey belong in {report.folder}" + (f" ({release.describe()})" if release else "")
+    return (
+        f"{benchmark}: {len(report.files)} of {report.total} referenced image(s) missing:\n  {head}{more}{where}\n"
+        f"fix: put them there, or run without those samples: --task-arg {benchmark}.missing=skip"
+    )
+
+
+def check_images(
+    samples: list[Sample], *, missing: str = "error", benchmark: str = "", options: Any = None
+) -> list[Sample]:
     """Apply the missing-image policy: ``error`` (default, lists them) or ``skip`` (drop, logged)."""
     if missing not in ("error", "skip"):
         raise ValueError(f"missing={missing!r}: expected 'error' or 'skip'")
-    absent = missing_images(samples)
-    if not absent:
+    report = find_missing(samples)
+    if not report.files:
         return samples
     if missing == "error":
-        head = "\n  ".join(absent[:10])
-        more = f"\n  ... and {len(absent) - 10} more" if len(absent) > 10 else ""
-        raise DataError(
-            f"{benchmark}: {len(absent)} referenced image(s) missing:\n  {head}{more}\n"
-            "download the benchmark's image archive, or skip those records with "
-            f"--task-arg {benchmark}.missing=skip"
-        )
-    bad = {line.split(": ", 1)[0] for line in absent}
+        raise DataError(missing_message(benchmark, report, options))
+    bad = set(report.uids)
     kept = [s for s in samples if s.uid not in bad]
     log.warning("%s: dropped %d of %d records with missing images", benchmark, len(bad), len(samples))
     return kept

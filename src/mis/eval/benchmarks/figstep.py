@@ -18,7 +18,17 @@ from typing import Any
 
 from mis.data._schema import Sample
 from mis.errors import DataError
-from mis.eval.benchmarks._common import cache_root, fail, find_file, read_csv, resolve_source, template
+from mis.eval.benchmarks._common import (
+    ImageRelease,
+    cache_root,
+    fail,
+    find_file,
+    local_path,
+    read_csv,
+    register_release,
+    resolve_source,
+    template,
+)
 from mis.eval.benchmarks._guarded import GuardOptions, guarded
 
 COLUMNS = ("dataset", "category_id", "task_id", "category_name", "question", "instruction")
@@ -88,7 +98,8 @@ def load_figstep(
     """SafeBench rows as samples (split ``figstep``, id ``<category_id>_<task_id>``).
 
     Args:
-        source: the FigStep repository folder, its ``data/`` folder, or the CSV file.
+        source: the FigStep repository folder (a git clone), its ``data/`` folder, or the CSV file; relative
+            paths resolve against the working directory (:func:`resolve_source`).
         subset: ``SafeBench`` (500) or ``SafeBench-Tiny`` (50; same ids, never mix the two).
         regenerate: ``missing`` draws absent images, ``always`` draws every image, ``never`` keeps
             the published paths (absent ones are then reported by the task).
@@ -102,10 +113,11 @@ def load_figstep(
         raise ValueError(f"regenerate={regenerate!r}: expected missing, always or never")
     root = resolve_source(source)
     name = SUBSETS[subset]
-    csv_path = find_file(root, [f"data/question/{name}", f"question/{name}", name], f"FigStep {name}")
-    base = csv_path.parent.parent  # .../data
-    published = base / "images" / subset
-    regen_dir = image_dir or cache_root() / "figstep" / subset
+    csv_path = find_file(
+        root, [f"data/question/{name}", f"question/{name}", f"questions/{name}", name], f"FigStep {name}"
+    )
+    published = csv_path.parent.parent / "images" / subset  # the repo's data/images/<subset>
+    regen_dir = local_path(image_dir) if image_dir else cache_root() / "figstep" / subset
     samples: list[Sample] = []
     for line, row in read_csv(csv_path, COLUMNS):
         rid = f"line {line}"
@@ -114,20 +126,21 @@ def load_figstep(
                 raise fail(csv_path, rid, key, f"expected an integer, got {row[key]!r}")
         if not row["instruction"].strip():
             raise fail(csv_path, rid, "instruction", "empty")
-        image = published / image_name(row)
+        image = image_name(row)  # relative to the sample root, the published image folder
         font_used = None
-        if regenerate == "always" or (regenerate == "missing" and not image.is_file()):
+        if regenerate == "always" or (regenerate == "missing" and not (published / image).is_file()):
             key = hashlib.sha256(f"{row['instruction']}\x00{font}".encode()).hexdigest()[:10]
-            image = regen_dir / image_name(row).replace("_6.png", f"_6_{key}.png")
+            drawn = regen_dir / image_name(row).replace("_6.png", f"_6_{key}.png")
             font_used = font or "default"
-            if regenerate == "always" or not image.is_file():
-                font_used = render_typography(row["instruction"], image, font=font)
+            if regenerate == "always" or not drawn.is_file():
+                font_used = render_typography(row["instruction"], drawn, font=font)
+            image = str(drawn)
         samples.append(
             Sample(
                 id=f"{int(row['category_id'])}_{int(row['task_id'])}",
                 split="figstep",
                 question=figstep_prompt(),
-                images=[str(image)],
+                images=[image],
                 category=row["category_name"],
                 metadata={
                     "dataset": row["dataset"],
@@ -139,7 +152,7 @@ def load_figstep(
                     "judge_user_text": row["question"],
                     "regenerated_with_font": font_used,
                 },
-                root=base,
+                root=published,
             )
         )
     ids = [s.id for s in samples]
@@ -148,6 +161,19 @@ def load_figstep(
         raise DataError(f"{csv_path}: duplicate (category_id, task_id) {dup}")
     samples.sort(key=lambda s: (s.metadata["category_id"], s.metadata["task_id"]))
     return samples
+
+
+def release(options: Any = None) -> ImageRelease:
+    """The FigStep images are in the git repository itself, one folder per subset."""
+    subset = getattr(options, "subset", "SafeBench")
+    return ImageRelease(
+        f"data/images/{subset}",
+        "git clone https://github.com/ThuCCSLab/FigStep (the images are in the repository; "
+        "absent ones are redrawn unless regenerate=never)",
+    )
+
+
+register_release("figstep", release)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,15 @@ from pathlib import Path
 
 from mis.data._schema import Sample
 from mis.errors import DataError
-from mis.eval.benchmarks._common import fail, find_file, read_csv, resolve_source
+from mis.eval.benchmarks._common import (
+    ImageRelease,
+    fail,
+    find_file,
+    image_root,
+    read_csv,
+    register_release,
+    resolve_source,
+)
 from mis.eval.benchmarks._guarded import GuardOptions, guarded
 
 COLUMNS = ("id", "jailbreak_query", "redteam_query", "format", "policy", "image_path")
@@ -25,7 +33,7 @@ CSV_CANDIDATES = (
     "Mini_JailBreakV_28K.csv",
     "JailBreakV_28k/mini_JailBreakV_28K.csv",
 )
-IMAGE_ROOTS = ("JailBreakV_28K", "JailBreakV_28k", "JailBreakV-28k", ".")
+IMAGE_ROOTS = ("JailBreakV_28K", "JailBreakV_28k", "JailBreakV-28k")
 
 
 def load_jailbreakv(source: str | Path, *, csv_name: str | None = None) -> list[Sample]:
@@ -46,13 +54,13 @@ def load_jailbreakv(source: str | Path, *, csv_name: str | None = None) -> list[
             raise fail(path, rid, "jailbreak_query", "empty")
         if not row["image_path"].strip():
             raise fail(path, rid, "image_path", "empty")
-        image = _image(base, row["image_path"].strip())
+        image = row["image_path"].strip()
         samples.append(
             Sample(
                 id=rid,
                 split="mini",
                 question=row["jailbreak_query"],
-                images=[str(image)],
+                images=[image],
                 category=row["policy"],
                 metadata={
                     "format": row["format"],
@@ -63,17 +71,28 @@ def load_jailbreakv(source: str | Path, *, csv_name: str | None = None) -> list[
                     "transfer_from_llm": str(row.get("transfer_from_llm", "")).strip().lower() == "true",
                     "judge_user_text": row["jailbreak_query"],
                 },
+                root=image_root(_image_folders(base), [image]),
             )
         )
     return samples
 
 
-def _image(base: Path, rel: str) -> Path:
-    """``image_path`` resolved against the first image root that holds it (else the published one)."""
-    candidates = (
-        [base / rel] + [base / r / rel for r in IMAGE_ROOTS] + [base.parent / r / rel for r in IMAGE_ROOTS]
-    )
-    return next((c for c in candidates if c.is_file()), base / rel)
+def _image_folders(base: Path) -> list[Path]:
+    """Where an ``image_path`` may resolve, the card's place (the CSV's ``JailBreakV_28K/``) first.
+
+    The hub holds a few hundred of the images beside the CSVs; the full set is a separate archive that unpacks
+    as ``JailBreakV_28k/`` (lower-case k), found beside or inside the hub folder. Each sample takes the first
+    folder that holds its own image, so a partial hub copy and the full archive can be used together.
+    """
+    return [base] + [base / r for r in IMAGE_ROOTS] + [base.parent / r for r in IMAGE_ROOTS]
+
+
+RELEASE = ImageRelease(
+    "JailBreakV_28K",
+    "image_path is relative to JailBreakV_28K/ (the hub holds a few hundred of the images; the full set is "
+    "JailBreakV_28K.zip, requested through the form on the HF card JailbreakV-28K/JailBreakV-28k)",
+)
+register_release("jailbreakv_mini", RELEASE)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 from mis._util.templates import render, sha256_text, template_text
 from mis.data._schema import Sample
 from mis.errors import DataError
+from mis.eval.benchmarks._common import ImageRelease, normalize_source, register_release
 from mis.eval.metrics import summarize as summarize_mis
 from mis.eval.spec import Benchmark, JudgeContext, register
 from mis.judges import Judge, exact_judge, is_exact, mis_judge
@@ -50,7 +51,8 @@ def load_samples(data: str, splits: list[str] | None) -> list[Sample]:
     """Samples of ``splits`` (all but train when None) from a folder, file or hub id, in source order."""
     from mis.data import load
 
-    samples = list(load(data, splits=splits).samples)
+    # the one path rule of every loader: a local folder is made absolute once, so sample roots are too
+    samples = list(load(normalize_source(data), splits=splits).samples)
     if splits is None:  # every evaluation split; training data is never evaluated by default
         samples = [s for s in samples if s.split != "train"]
     else:
@@ -62,6 +64,13 @@ def load_samples(data: str, splits: list[str] | None) -> list[Sample]:
     if not samples:
         raise DataError(f"{data}: no samples found")
     return samples
+
+
+register_release("mis", ImageRelease(
+    "<split>_image",
+    "download the HF dataset Tuwhy/MIS_Test (mis_<split>.json with its easy_image/, hard_image/, real_image/ "
+    "folders)",
+))
 
 
 def _splits(options: MISOptions) -> list[str] | None:

@@ -2,8 +2,9 @@
 
 ``data/processed_questions/<scenario>.json`` is a JSON object keyed by string ids; each value has
 ``Question``, ``GPT-Pred``, ``Changed Question``, ``Key Phrase``, ``Phrase Type``,
-``Rephrased Question`` and ``Rephrased Question(SD)``. Images live in ``imgs/<scenario>/<type>/<id>.jpg``
-(or ``MM-SafetyBench(imgs)/...``). Pairing (official README): SD -> ``Rephrased Question(SD)``;
+``Rephrased Question`` and ``Rephrased Question(SD)``. Images (a separate archive) live where the README puts
+them, ``data/imgs/<scenario>/<type>/<id>.jpg``; ``imgs/`` and the archive's own top folder
+``MM-SafetyBench(imgs)/`` are searched too. Pairing (official README): SD -> ``Rephrased Question(SD)``;
 SD_TYPO and TYPO -> ``Rephrased Question``. The paper evaluates SD_TYPO (1,680) with Llama Guard.
 """
 
@@ -14,7 +15,14 @@ from pathlib import Path
 
 from mis.data._schema import Sample
 from mis.errors import DataError
-from mis.eval.benchmarks._common import fail, read_json, resolve_source
+from mis.eval.benchmarks._common import (
+    ImageRelease,
+    fail,
+    image_root,
+    read_json,
+    register_release,
+    resolve_source,
+)
 from mis.eval.benchmarks._guarded import GuardOptions, guarded
 
 SCENARIOS: tuple[str, ...] = (
@@ -41,7 +49,21 @@ KEYS = (
     "Rephrased Question(SD)",
 )
 TEXT_FOR = {"SD": "Rephrased Question(SD)", "SD_TYPO": "Rephrased Question", "TYPO": "Rephrased Question"}
-IMAGE_FOLDERS = ("imgs", "MM-SafetyBench(imgs)", "data/imgs", "data/MM-SafetyBench(imgs)")
+#: Where the image archive may have been unpacked, relative to the repository; the README's place first.
+#: ``MM-SafetyBench(imgs)`` is the archive's own top folder (unzipped beside ``data/`` or inside ``data/imgs``).
+IMAGE_FOLDERS = (
+    "data/imgs",
+    "imgs",
+    "data/imgs/MM-SafetyBench(imgs)",
+    "data/MM-SafetyBench(imgs)",
+    "MM-SafetyBench(imgs)",
+)
+RELEASE = ImageRelease(
+    "data/imgs",
+    "download MM-SafetyBench(imgs).zip (the Google Drive link in the isXinLiu/MM-SafetyBench README) and "
+    "unzip its 13 scenario folders into data/imgs",
+)
+register_release("mm_safetybench", RELEASE)
 
 
 def _questions_dir(root: Path) -> Path:
@@ -52,12 +74,11 @@ def _questions_dir(root: Path) -> Path:
     raise DataError(f"{root}: no MM-SafetyBench question files (data/processed_questions/<scenario>.json)")
 
 
-def _images_dir(root: Path, questions: Path) -> Path:
-    for base in (root, questions.parent, questions.parent.parent):
-        for rel in IMAGE_FOLDERS:
-            if (base / rel).is_dir():
-                return base / rel
-    return root / "imgs"  # absent: every image will be reported missing by the task
+def _repository(root: Path, questions: Path) -> Path:
+    """The release folder holding ``data/processed_questions`` (whichever of its folders was given)."""
+    if questions.name == "processed_questions":
+        return questions.parent.parent if questions.parent.name == "data" else questions.parent
+    return root
 
 
 def load_mmsafety(
@@ -80,7 +101,7 @@ def load_mmsafety(
         raise ValueError(f"image_type={image_type!r}: expected one of {sorted(TEXT_FOR)}")
     root = resolve_source(source)
     qdir = _questions_dir(root)
-    idir = _images_dir(root, qdir)
+    repo = _repository(root, qdir)
     chosen = list(scenarios) if scenarios else [sc for sc in SCENARIOS if (qdir / f"{sc}.json").is_file()]
     unknown = [sc for sc in chosen if sc not in SCENARIOS]
     if unknown:
@@ -90,7 +111,7 @@ def load_mmsafety(
         tiny_file = next(
             (
                 p
-                for p in (root / "TinyVersion_ID_List.json", qdir.parent.parent / "TinyVersion_ID_List.json")
+                for p in (repo / "TinyVersion_ID_List.json", root / "TinyVersion_ID_List.json")
                 if p.is_file()
             ),
             None,
@@ -117,7 +138,7 @@ def load_mmsafety(
                     id=f"{sc}/{key}",
                     split=image_type,
                     question=rec[TEXT_FOR[image_type]],
-                    images=[str(idir / sc / image_type / f"{key}.jpg")],
+                    images=[f"{sc}/{image_type}/{key}.jpg"],
                     category=sc,
                     metadata={
                         "scenario": sc,
@@ -129,7 +150,8 @@ def load_mmsafety(
                     },
                 )
             )
-    return samples
+    folder = image_root([repo / rel for rel in IMAGE_FOLDERS], (s.images[0] for s in samples))
+    return [s.model_copy(update={"root": folder}) for s in samples]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from mis.data._schema import Sample
-from mis.eval.benchmarks._common import fail, find_file, read_json, require, resolve_source
+from mis.eval.benchmarks._common import (
+    ImageRelease,
+    fail,
+    find_file,
+    read_json,
+    register_release,
+    require,
+    resolve_source,
+)
 from mis.eval.benchmarks._guarded import string_refusal
 from mis.eval.metrics import by_group, rate
 from mis.eval.spec import Benchmark, JudgeContext, register
@@ -60,7 +68,7 @@ def load_mossbench(source: str | Path, *, contrast: bool = False) -> list[Sample
                 id=str(rec.get("pid", key)),
                 split="contrast" if contrast else "oversensitivity",
                 question=question,
-                images=[str(data_dir / image)],
+                images=[image],
                 category=TYPE_NAMES.get(str(over), str(over)),
                 metadata={
                     "pid": str(rec.get("pid", key)),
@@ -72,10 +80,25 @@ def load_mossbench(source: str | Path, *, contrast: bool = False) -> list[Sample
                     "ocr": meta.get("ocr"),
                     "harm": meta.get("harm"),
                 },
+                root=data_dir,  # ``image`` is published relative to data/ (``images/<pid>.png``)
             )
         )
     samples.sort(key=lambda s: (len(s.id), s.id))
     return samples
+
+
+def release(options: Any = None) -> ImageRelease:
+    """The images are in the repository; the README also offers them as one archive to unzip in data/."""
+    if getattr(options, "contrast", False):
+        return ImageRelease("data_contrast/images", "git clone https://github.com/xirui-li/MOSSBench")
+    return ImageRelease(
+        "data/images",
+        "git clone https://github.com/xirui-li/MOSSBench, or in its data/ folder: wget "
+        "https://huggingface.co/datasets/AIcell/MOSSBench/resolve/main/images.zip && unzip images.zip",
+    )
+
+
+register_release("mossbench", release)
 
 
 @dataclass(frozen=True)

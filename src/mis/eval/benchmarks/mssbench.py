@@ -16,7 +16,16 @@ from typing import Any
 
 from mis.data._schema import Sample
 from mis.errors import DataError
-from mis.eval.benchmarks._common import fail, find_file, read_json, require, resolve_source, template
+from mis.eval.benchmarks._common import (
+    ImageRelease,
+    fail,
+    find_file,
+    read_json,
+    register_release,
+    require,
+    resolve_source,
+    template,
+)
 from mis.eval.benchmarks._guarded import string_refusal
 from mis.eval.metrics import by_group, rate
 from mis.eval.spec import Benchmark, JudgeContext, register
@@ -57,7 +66,7 @@ def load_mssbench(source: str | Path, *, situations: tuple[str, ...] = SITUATION
                         id=f"{e}_{q}",
                         split=situation,
                         question=query,
-                        images=[str(chat_dir / paths[situation])],
+                        images=[paths[situation]],
                         category=kind,
                         metadata={
                             "situation": situation,
@@ -67,9 +76,17 @@ def load_mssbench(source: str | Path, *, situations: tuple[str, ...] = SITUATION
                             "unsafe_image": entry.get("unsafe_image"),
                             "Type": kind,
                         },
+                        root=chat_dir,
                     )
                 )
     return samples
+
+
+RELEASE = ImageRelease(
+    "chat",
+    "download the HF dataset kzhou35/mssbench (combined.json with its chat/ and embodied/ image folders)",
+)
+register_release("mssbench_chat", RELEASE)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,15 @@ from typing import Any
 
 from mis.data._schema import Sample
 from mis.errors import DataError
-from mis.eval.benchmarks._common import find_file, read_json, require, resolve_source
+from mis.eval.benchmarks._common import (
+    ImageRelease,
+    find_file,
+    image_root,
+    read_json,
+    register_release,
+    require,
+    resolve_source,
+)
 from mis.eval.benchmarks._guarded import string_refusal
 from mis.eval.metrics import by_group, rate
 from mis.eval.spec import Benchmark, JudgeContext, NoOptions, register
@@ -31,10 +39,6 @@ def load_siuo(source: str | Path) -> list[Sample]:
     records = read_json(path)
     if not isinstance(records, list):
         raise DataError(f"{path}: expected a JSON array of records")
-    image_dir = next(
-        (d for d in (path.parent / "images", root / "images", root / "data" / "images") if d.is_dir()),
-        path.parent / "images",
-    )
     samples: list[Sample] = []
     seen: set[int] = set()
     for k, rec in enumerate(records):
@@ -50,7 +54,7 @@ def load_siuo(source: str | Path) -> list[Sample]:
                 id=str(qid),
                 split="gen",
                 question=values["question"],
-                images=[str(image_dir / values["image"])],
+                images=[values["image"]],
                 category=values["category"],
                 metadata={
                     "question_id": qid,
@@ -60,7 +64,17 @@ def load_siuo(source: str | Path) -> list[Sample]:
                 },
             )
         )
-    return samples
+    # the README's place first: SIUO-images.zip unpacked into data/images/, beside data/siuo_gen.json
+    candidates = [path.parent / "images", root / "data" / "images", root / "images", path.parent.parent / "images"]
+    folder = image_root(candidates, (s.images[0] for s in samples))
+    return [s.model_copy(update={"root": folder}) for s in samples]
+
+
+register_release("siuo", ImageRelease(
+    "data/images",
+    "download SIUO-images.zip (Google Drive / Baidu links on the sinwang20/SIUO page and the HF card "
+    "sinwang/SIUO) and unzip the images into data/images",
+))
 
 
 def majority(votes: list[str]) -> str:

@@ -1,6 +1,7 @@
 """VLGuard test (ys-zong/VLGuard ``data/test.json`` + the gated ``test.zip`` images).
 
-A JSON array; each record has ``id`` (str), ``image`` (relative to the image root ``test/``),
+A JSON array; each record has ``id`` (str), ``image`` (relative to the image root: ``data/VLGuard/test`` in the
+GitHub README, ``test/`` where the hub's ``test.zip`` unpacks),
 ``safe`` (bool), ``harmful_category``/``harmful_subcategory`` (unsafe images only) and ``instr-resp``:
 unsafe image -> ``[{"instruction", "response"}]`` (subset ``unsafes``, 442); safe image ->
 ``[{"safe_instruction", ...}, {"unsafe_instruction", ...}]`` (subsets ``safe_safes`` and
@@ -16,7 +17,16 @@ from typing import Any
 
 from mis.data._schema import Sample
 from mis.errors import DataError
-from mis.eval.benchmarks._common import fail, find_file, read_json, require, resolve_source
+from mis.eval.benchmarks._common import (
+    ImageRelease,
+    fail,
+    find_file,
+    image_root,
+    read_json,
+    register_release,
+    require,
+    resolve_source,
+)
 from mis.eval.metrics import by_group, rate
 from mis.eval.spec import Benchmark, JudgeContext, register
 from mis.judges import Judge, refusal_match
@@ -42,10 +52,6 @@ def load_vlguard(source: str | Path, *, subsets: tuple[str, ...] = SUBSETS) -> l
     records = read_json(path)
     if not isinstance(records, list):
         raise DataError(f"{path}: expected a JSON array of records")
-    image_root = next(
-        (d for d in (path.parent / "test", root / "test", path.parent.parent / "test") if d.is_dir()),
-        path.parent / "test",
-    )
     samples: list[Sample] = []
     for k, rec in enumerate(records):
         if not isinstance(rec, dict):
@@ -67,7 +73,7 @@ def load_vlguard(source: str | Path, *, subsets: tuple[str, ...] = SUBSETS) -> l
                     id=rid,
                     split=subset,
                     question=_instruction(rec, key[subset], path, rid),
-                    images=[str(image_root / image)],
+                    images=[image],
                     category=rec.get("harmful_category"),
                     sub_category=rec.get("harmful_subcategory"),
                     metadata={"image": image, "safe": safe, "subset": subset},
@@ -75,7 +81,32 @@ def load_vlguard(source: str | Path, *, subsets: tuple[str, ...] = SUBSETS) -> l
             )
     order = {s: i for i, s in enumerate(SUBSETS)}
     samples.sort(key=lambda s: order[s.split])
-    return samples
+    folder = image_root(_image_folders(root, path), (s.images[0] for s in samples))
+    return [s.model_copy(update={"root": folder}) for s in samples]
+
+
+def _image_folders(root: Path, meta: Path) -> list[Path]:
+    """Where test.zip may have been unpacked, the README's place first.
+
+    The GitHub README evaluates with ``--metaDir data/test.json --imageDir data/VLGuard/test``; the hub copy
+    holds ``test.json`` beside ``test.zip``, which unpacks to ``test/``.
+    """
+    base = meta.parent
+    readme = base / "VLGuard" / "test" if base.name == "data" else base / "test"
+    return [readme, base / "test", base / "VLGuard" / "test", root / "data" / "VLGuard" / "test",
+            root / "test", base.parent / "test", base.parent / "VLGuard" / "test"]
+
+
+def release(options: Any = None) -> ImageRelease:
+    """The images are a separate (gated) archive on the hub."""
+    return ImageRelease(
+        "data/VLGuard/test",
+        "download test.zip from the gated HF dataset ys-zong/VLGuard and unzip it so that its test/ folder is "
+        "data/VLGuard/test beside data/test.json (or test/ beside the hub's test.json)",
+    )
+
+
+register_release("vlguard", release)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 from mis.data._schema import Sample
 from mis.errors import UsageError
+from mis.eval.benchmarks._common import ImageRelease, image_release, register_release
 from mis.eval.benchmarks.mossbench import load_mossbench, refusal_judges, refusal_rate
 from mis.eval.benchmarks.mssbench import chat_prompt, load_mssbench
 from mis.eval.benchmarks.transforms import IMAGE_MODES, apply_image_mode
@@ -24,6 +25,8 @@ from mis.eval.metrics import by_group
 from mis.eval.spec import Benchmark, register
 
 SOURCES = ("mssbench", "vlguard", "mossbench")
+#: The benchmark whose release each source reads (its images, its README).
+SOURCE_BENCHMARK = {"mssbench": "mssbench_chat", "vlguard": "vlguard", "mossbench": "mossbench"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,15 @@ def load(data: str, options: WhiteImageOptions) -> list[Sample]:
             meta = {**s.metadata, "image_mode": mode, "source_benchmark": options.source}
             out.append(s.model_copy(update={"id": f"{s.id}@{mode}", "metadata": meta}))
     return out
+
+
+def release(options: WhiteImageOptions | None = None) -> ImageRelease | None:
+    """The images are the source benchmark's own."""
+    source = options.source if isinstance(options, WhiteImageOptions) else WhiteImageOptions.source
+    return image_release(SOURCE_BENCHMARK.get(source, "mssbench_chat"))
+
+
+register_release("white_image", release)
 
 
 def text(sample: Sample, options: WhiteImageOptions) -> str:
