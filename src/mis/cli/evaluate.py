@@ -72,9 +72,28 @@ def suite_table(results: dict[str, dict[str, Any]], not_run: dict[str, str], tit
     return table
 
 
+STATE_STYLE = {"ready": "green", "missing images": "bold red", "unreadable": "bold red",
+               "not downloaded": "dim"}
+
+
+def status_table(statuses: list[Any], title: str) -> Table:
+    """A suite's data check, before anything runs: one row per benchmark, with where and how to fix it."""
+    table = Table(title=escape(title), title_justify="left")
+    for column in ("benchmark", "data", "status", "details / fix"):
+        table.add_column(column, overflow="fold")
+    for s in statuses:
+        style = STATE_STYLE.get(s.state, "")
+        detail = s.summary().split(": ", 1)[1] if s.state != "not downloaded" else f"pass {s.hint}"
+        table.add_row(s.benchmark, escape(s.data or "-"), f"[{style}]{s.state}[/]", escape(detail))
+    return table
+
+
 def show_outcome(outcome: Any, title: str, fail_on_unknown: float) -> None:
-    """Print what a command wrote (tables, file paths), then exit 5 above the unknown threshold."""
-    from mis.eval.commands import check_unknown
+    """Print what a command wrote (tables, file paths), then fail if it must.
+
+    Exit 5 above the unknown threshold; exit 3 when a benchmark given data could not run (the others did).
+    """
+    from mis.eval.commands import check_complete, check_unknown
 
     for name, result in outcome.results.items():
         if name == "mis":
@@ -85,13 +104,18 @@ def show_outcome(outcome: Any, title: str, fail_on_unknown: float) -> None:
     for name, folder in outcome.folders.items():
         console.print(f"{name}: {folder / 'results.json'}", highlight=False)
     check_unknown(outcome, fail_on_unknown)
+    check_complete(outcome)
+
+
+def _print_statuses(suite: str | None) -> Any:
+    return lambda statuses: console.print(status_table(statuses, f"data · suite {suite}"))
 
 
 def _run_eval(config: EvalConfig) -> None:
     from mis.eval.commands import run_eval
 
     with RunProgress() as progress:
-        outcome = run_eval(config, progress)
+        outcome = run_eval(config, progress, on_status=_print_statuses(config.suite))
     show_outcome(outcome, f"{config.suite or 'mis'} · {config.model}", config.fail_on_unknown)
 
 
@@ -99,7 +123,7 @@ def _run_bench(config: BenchConfig) -> None:
     from mis.eval.commands import run_bench
 
     with RunProgress() as progress:
-        outcome = run_bench(config, progress)
+        outcome = run_bench(config, progress, on_status=_print_statuses(config.suite))
     show_outcome(outcome, f"{config.suite} · {config.model}", config.fail_on_unknown)
 
 

@@ -6,6 +6,7 @@ runs them in one ``inspect eval`` call, and returns what was written. They never
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,11 @@ from mis.errors import TooManyUnknown, UsageError
 from mis.eval import runner
 from mis.eval._samples import split_common
 from mis.eval.benchmarks import get
+from mis.eval.benchmarks._common import normalize_source
 from mis.eval.config import BenchConfig, EvalConfig, JudgeConfig, JudgeOptions, SuiteOptions
 from mis.eval.responses import read_responses
 from mis.eval.spec import Benchmark, JudgeContext
-from mis.eval.suite import members
+from mis.eval.suite import MISSING_IMAGES, UNREADABLE, Member, Status, SuiteIncomplete, check, members
 from mis.judges import JudgeSettings, is_exact
 
 SUITE_FILE = "suite.json"
@@ -35,6 +37,8 @@ class Outcome:
     """benchmark name -> its run folder."""
     not_run: dict[str, str] = field(default_factory=dict)
     """benchmark name -> why it was not run."""
+    statuses: list[Status] = field(default_factory=list)
+    """A suite's data check, one status per benchmark, made before anything ran."""
 
 
 def judge_context(
@@ -97,67 +101,143 @@ def _unit(
     )
 
 
+#: Called with a suite's data statuses before anything runs (the CLI prints them as a table).
+OnStatus = Callable[[list[Status]], None]
+
+
 def _suite_units(
-    config: EvalConfig | BenchConfig, data: dict[str, str], outcome: Outcome, max_tokens: int | None
+    config: EvalConfig | BenchConfig,
+    data: dict[str, str],
+    outcome: Outcome,
+    max_tokens: int | None,
+    *,
+    flag: str = "--data",
+    mis: runner.Unit | None = None,
+    on_status: OnStatus | None = None,
 ) -> list[runner.Unit]:
+    """The ready members' units (MIS's ``mis`` unit first when given and ready), after the data check."""
     assert config.suite is not None
     unknown = sorted(set(config.task_args) - {m.spec.name for m in members("all", None, {})})
     if unknown:
         raise UsageError(f"--task-arg: unknown benchmark(s) {', '.join(unknown)}")
-    units = []
-    for member in members(config.suite, config.only, data):
-        if member.data is None:
-            outcome.not_run[member.spec.name] = f"no data given: pass --data {member.spec.key}=FOLDER"
+    chosen = members(config.suite, config.only, data, flag=flag)
+    task_args = {m.spec.name: dict(config.task_args.get(m.spec.name, {})) for m in chosen}
+    if mis is not None:
+        chosen = [Member(mis.spec, mis.data, "--data FOLDER"), *chosen]
+        task_args["mis"] = dict(mis.task_args)
+    ready = _check_data(config, chosen, task_args, outcome, on_status)
+    units = [mis] if mis is not None and "mis" in ready else []
+    for member in chosen:
+        if member.spec.name not in ready or member.spec.name == "mis" and mis is not None:
             continue
+        assert member.data is not None
         folder = Path(config.out) / member.spec.name
         outcome.folders[member.spec.name] = folder
         units.append(
             _unit(
                 member.spec,
                 folder,
-                member.data,
-                dict(config.task_args.get(member.spec.name, {})),
+                normalize_source(member.data),
+                task_args[member.spec.name],
                 config,
                 judge_context(config, config, benchmarks=True),
                 limit=config.limit,
                 max_tokens=max_tokens,
             )
         )
+    if not units and incomplete(outcome):
+        _write_suite(config, outcome)
+        raise SuiteIncomplete(_incomplete_message(outcome, "no benchmark is ready; nothing was run"))
     return units
 
 
-def run_eval(config: EvalConfig, progress: runner.Progress | None = None) -> Outcome:
-    """`mis eval`: MIS (into OUT, or OUT/mis with a suite) and the suite's benchmarks (OUT/<name>)."""
+def _check_data(
+    config: EvalConfig | BenchConfig,
+    chosen: Sequence[Member],
+    task_args: dict[str, dict[str, Any]],
+    outcome: Outcome,
+    on_status: OnStatus | None,
+) -> set[str]:
+    """Check every member's data (nothing runs); report it; with ``--strict`` stop unless all are ready."""
+    outcome.statuses = check(chosen, task_args)
+    if on_status is not None:
+        on_status(outcome.statuses)
+    for status in outcome.statuses:
+        if not status.ready:
+            outcome.not_run[status.benchmark] = status.summary()
+    if config.strict and outcome.not_run:
+        _write_suite(config, outcome)
+        raise SuiteIncomplete(_incomplete_message(outcome, "--strict: nothing was run", every=True))
+    return {s.benchmark for s in outcome.statuses if s.ready}
+
+
+def incomplete(outcome: Outcome) -> list[Status]:
+    """The benchmarks given data that could not run (missing images, unreadable data)."""
+    return [s for s in outcome.statuses if s.state in (MISSING_IMAGES, UNREADABLE)]
+
+
+def _incomplete_message(outcome: Outcome, head: str, *, every: bool = False) -> str:
+    bad = [s for s in outcome.statuses if not s.ready] if every else incomplete(outcome)
+    return f"{head}; " + "; ".join(f"{s.benchmark}: {s.summary()}" for s in bad)
+
+
+def check_complete(outcome: Outcome) -> None:
+    """Raise :class:`SuiteIncomplete` (exit 3) when a benchmark given data was not run (the others ran)."""
+    if incomplete(outcome):
+        names = ", ".join(s.benchmark for s in incomplete(outcome))
+        raise SuiteIncomplete(_incomplete_message(outcome, f"not run: {names}"))
+
+
+def run_eval(
+    config: EvalConfig, progress: runner.Progress | None = None, *, on_status: OnStatus | None = None
+) -> Outcome:
+    """`mis eval`: MIS (into OUT, or OUT/mis with a suite) and the suite's benchmarks (OUT/<name>).
+
+    With a suite, every benchmark's data (MIS's included) is checked first and ``on_status`` gets the
+    statuses; the ready ones run and the others are in ``Outcome.not_run`` (:func:`check_complete` turns
+    that into an error); ``--strict`` runs nothing unless all are ready.
+    """
     config.validate()
     out = Path(config.out)
     outcome = Outcome(out=out)
     units: list[runner.Unit] = []
+    mis_unit = None
     if config.data is not None:
         folder = out / "mis" if config.suite else out
-        outcome.folders["mis"] = folder
-        units.append(
-            _unit(
-                get("mis"),
-                folder,
-                config.data,
-                {"split": config.split, "prompt": config.prompt},
-                config,
-                judge_context(config, config),
-                limit=config.limit,
-                max_tokens=config.max_tokens,
-            )
+        mis_unit = _unit(
+            get("mis"),
+            folder,
+            config.data,
+            {"split": config.split, "prompt": config.prompt},
+            config,
+            judge_context(config, config),
+            limit=config.limit,
+            max_tokens=config.max_tokens,
         )
     if config.suite:
-        units += _suite_units(config, config.bench_data, outcome, None)
+        units = _suite_units(config, config.bench_data, outcome, None, flag="--bench-data", mis=mis_unit,
+                             on_status=on_status)
+        if mis_unit is not None and mis_unit in units:
+            outcome.folders = {"mis": mis_unit.out, **outcome.folders}
+    elif mis_unit is not None:
+        outcome.folders["mis"] = mis_unit.out
+        units.append(mis_unit)
     _run(units, config, outcome, "pass --data for MIS or --bench-data BENCHMARK=FOLDER", progress)
     return outcome
 
 
-def run_bench(config: BenchConfig, progress: runner.Progress | None = None) -> Outcome:
-    """`mis bench run`: the suite's benchmarks for one model, each into OUT/<name>/, plus OUT/suite.json."""
+def run_bench(
+    config: BenchConfig, progress: runner.Progress | None = None, *, on_status: OnStatus | None = None
+) -> Outcome:
+    """`mis bench run`: the suite's benchmarks for one model, each into OUT/<name>/, plus OUT/suite.json.
+
+    Every benchmark's data is checked first and ``on_status`` gets the statuses; the ready ones run and the
+    others are in ``Outcome.not_run`` (:func:`check_complete` turns that into an error); ``--strict`` runs
+    nothing unless all are ready.
+    """
     config.validate()
     outcome = Outcome(out=Path(config.out))
-    units = _suite_units(config, config.data, outcome, config.max_tokens)
+    units = _suite_units(config, config.data, outcome, config.max_tokens, on_status=on_status)
     _run(units, config, outcome, "pass --data BENCHMARK=FOLDER (see `mis bench list`)", progress)
     return outcome
 
@@ -221,6 +301,7 @@ def _write_suite(config: EvalConfig | BenchConfig, outcome: Outcome) -> None:
                 for name, folder in outcome.folders.items()
             }
             | {name: {"status": "not run", "why": why} for name, why in outcome.not_run.items()},
+            "data_check": {s.benchmark: s.to_json() for s in outcome.statuses},
         },
     )
 

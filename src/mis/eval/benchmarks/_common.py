@@ -80,11 +80,12 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 
 
 def local_path(source: str | Path) -> Path:
-    """The one resolution rule for every path a user types: ``~`` expanded, made absolute against the
-    current working directory, ``.``/``..`` and trailing slashes normalised (symlinks are kept as typed).
+    """The one resolution rule for every path a user types (relative, absolute, ``~``, trailing slash).
 
-    Loaders resolve their source once, here, so that every path they derive (annotation files, image roots)
-    is absolute and a sample means the same file whatever the working directory is later.
+    ``~`` is expanded, the path made absolute against the current working directory, ``.``/``..`` and
+    trailing slashes normalised (symlinks are kept as typed). Loaders resolve their source once, here, so
+    every path they derive (annotation files, image roots) is absolute and a sample means the same file
+    whatever the working directory is later.
     """
     return Path(os.path.abspath(Path(str(source)).expanduser()))
 
@@ -101,7 +102,7 @@ def normalize_source(source: str | Path) -> str:
 
 
 def resolve_source(source: str | Path, *, allow_patterns: Sequence[str] | None = None) -> Path:
-    """A local folder/file (absolute, :func:`local_path`), or a hub dataset id downloaded with ``huggingface_hub``.
+    """A local folder/file (absolute, :func:`local_path`), or a hub dataset id (``huggingface_hub``).
 
     Offline (``HF_HUB_OFFLINE=1``) or unreachable hub -> an error that says to pass a local folder.
     """
@@ -151,7 +152,7 @@ def find_file(root: Path, candidates: Iterable[str], what: str) -> Path:
 
 @dataclass(frozen=True)
 class ImageRelease:
-    """Where a benchmark's README puts its images and how it says to get them (missing-image errors say it)."""
+    """Where a benchmark's README puts its images and how it says to get them (errors repeat it)."""
 
     folder: str
     """The image folder as the README writes it, relative to the release (``data/VLGuard/test``)."""
@@ -230,8 +231,9 @@ def missing_message(benchmark: str, report: MissingImages, options: Any = None) 
     more = f"\n  ... and {len(report.lines) - 10} more" if len(report.lines) > 10 else ""
     release = image_release(benchmark, options)
     where = f"\nthey belong in {report.folder}" + (f" ({release.describe()})" if release else "")
+    count = f"{len(report.files)} of {report.total}"
     return (
-        f"{benchmark}: {len(report.files)} of {report.total} referenced image(s) missing:\n  {head}{more}{where}\n"
+        f"{benchmark}: {count} referenced image(s) missing:\n  {head}{more}{where}\n"
         f"fix: put them there, or run without those samples: --task-arg {benchmark}.missing=skip"
     )
 

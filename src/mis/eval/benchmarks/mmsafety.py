@@ -50,7 +50,7 @@ KEYS = (
 )
 TEXT_FOR = {"SD": "Rephrased Question(SD)", "SD_TYPO": "Rephrased Question", "TYPO": "Rephrased Question"}
 #: Where the image archive may have been unpacked, relative to the repository; the README's place first.
-#: ``MM-SafetyBench(imgs)`` is the archive's own top folder (unzipped beside ``data/`` or inside ``data/imgs``).
+#: ``MM-SafetyBench(imgs)`` is the archive's own top folder (unzipped beside ``data/`` or in ``data/imgs``).
 IMAGE_FOLDERS = (
     "data/imgs",
     "imgs",

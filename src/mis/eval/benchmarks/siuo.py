@@ -65,7 +65,8 @@ def load_siuo(source: str | Path) -> list[Sample]:
             )
         )
     # the README's place first: SIUO-images.zip unpacked into data/images/, beside data/siuo_gen.json
-    candidates = [path.parent / "images", root / "data" / "images", root / "images", path.parent.parent / "images"]
+    candidates = [path.parent / "images", root / "data" / "images", root / "images",
+                  path.parent.parent / "images"]
     folder = image_root(candidates, (s.images[0] for s in samples))
     return [s.model_copy(update={"root": folder}) for s in samples]
 

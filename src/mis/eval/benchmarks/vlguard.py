@@ -1,7 +1,7 @@
 """VLGuard test (ys-zong/VLGuard ``data/test.json`` + the gated ``test.zip`` images).
 
-A JSON array; each record has ``id`` (str), ``image`` (relative to the image root: ``data/VLGuard/test`` in the
-GitHub README, ``test/`` where the hub's ``test.zip`` unpacks),
+A JSON array; each record has ``id`` (str), ``image`` (relative to the image root: ``data/VLGuard/test``
+in the GitHub README, ``test/`` where the hub's ``test.zip`` unpacks),
 ``safe`` (bool), ``harmful_category``/``harmful_subcategory`` (unsafe images only) and ``instr-resp``:
 unsafe image -> ``[{"instruction", "response"}]`` (subset ``unsafes``, 442); safe image ->
 ``[{"safe_instruction", ...}, {"unsafe_instruction", ...}]`` (subsets ``safe_safes`` and
@@ -101,8 +101,8 @@ def release(options: Any = None) -> ImageRelease:
     """The images are a separate (gated) archive on the hub."""
     return ImageRelease(
         "data/VLGuard/test",
-        "download test.zip from the gated HF dataset ys-zong/VLGuard and unzip it so that its test/ folder is "
-        "data/VLGuard/test beside data/test.json (or test/ beside the hub's test.json)",
+        "download test.zip from the gated HF dataset ys-zong/VLGuard and unzip it so that its test/ folder "
+        "is data/VLGuard/test beside data/test.json (or test/ beside the hub's test.json)",
     )
 
 
