@@ -14,7 +14,7 @@ from tests.benchmarks import formats as F
 
 
 def test_figstep_pairs_published_images_and_regenerates_the_rest(tmp_path):
-    root = F.figstep(tmp_path / "fs")
+    root = F.figstep(tmp_path / "fs", published=1)
     samples = B.load_figstep(root)
     assert [s.id for s in samples] == ["1_1", "1_2", "2_1", "2_3"]
     first, second = samples[0], samples[1]
@@ -39,7 +39,7 @@ def test_figstep_typography_text():
 
 
 def test_figstep_never_regenerate_reports_missing(tmp_path):
-    samples = B.load_figstep(F.figstep(tmp_path / "fs"), regenerate="never")
+    samples = B.load_figstep(F.figstep(tmp_path / "fs", published=1), regenerate="never")
     assert len(missing_images(samples)) == 3
     with pytest.raises(DataError, match="3 of 4 referenced image"):
         check_images(samples, benchmark="figstep")

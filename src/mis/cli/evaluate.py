@@ -83,8 +83,7 @@ def status_table(statuses: list[Any], title: str) -> Table:
         table.add_column(column, overflow="fold")
     for s in statuses:
         style = STATE_STYLE.get(s.state, "")
-        detail = s.summary().split(": ", 1)[1] if s.state != "not downloaded" else f"pass {s.hint}"
-        table.add_row(s.benchmark, escape(s.data or "-"), f"[{style}]{s.state}[/]", escape(detail))
+        table.add_row(s.benchmark, escape(s.data or "-"), f"[{style}]{s.state}[/]", escape(s.detail()))
     return table
 
 

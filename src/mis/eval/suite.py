@@ -123,19 +123,25 @@ class Status:
         """Whether the benchmark can run."""
         return self.state == READY
 
-    def summary(self) -> str:
-        """One line: the state, where the images belong, the fix."""
+    def detail(self) -> str:
+        """What the table shows beside the state: the size, or where the images belong and the fix."""
         if self.state == READY:
             skipped = f", {self.skipped} skipped (missing images)" if self.skipped else ""
-            return f"ready: {self.n} samples{skipped}"
+            return f"{self.n} samples{skipped}"
         if self.state == NOT_DOWNLOADED:
-            return f"no data given: pass {self.hint}"
+            return f"pass {self.hint}"
         if self.state == MISSING_IMAGES:
             readme = f" ({self.readme})" if self.readme else ""
             fix = f"; or run without those samples: {self.hint}" if self.hint else ""
-            return f"missing {self.missing} of {self.images} images: put them in {self.folder}{readme}{fix}"
-        first = (self.error or "").splitlines()[0] if self.error else ""
-        return f"unreadable: {first}; pass {self.hint} (the folder holding the release)"
+            return f"{self.missing} of {self.images} missing: put them in {self.folder}{readme}{fix}"
+        first = self.error.splitlines()[0] if self.error else ""
+        return f"{first}; pass {self.hint} (the folder holding the release)"
+
+    def summary(self) -> str:
+        """One line: the state, then :meth:`detail`."""
+        if self.state == NOT_DOWNLOADED:
+            return f"no data given: {self.detail()}"
+        return f"{self.state}: {self.detail()}"
 
     def to_json(self) -> dict[str, Any]:
         """The status as recorded in OUT/suite.json."""
