@@ -127,7 +127,7 @@ def test_mmsafety_without_images_names_the_readme_folder(tmp_path):
     root = F.mmsafety(tmp_path / "MM-SafetyBench", images=None)
     samples = B.load_mmsafety(root)
     assert samples[0].image_paths()[0] == root / "data/imgs/01-Illegal_Activitiy/SD_TYPO/0.jpg"
-    with pytest.raises(DataError, match=r"the README's data/imgs/: download MM-SafetyBench\(imgs\)\.zip"):
+    with pytest.raises(DataError, match=r"the README's data/imgs/: unzip MM-SafetyBench\(imgs\)\.zip"):
         check_images(samples, benchmark="mm_safetybench")
 
 
@@ -243,7 +243,7 @@ def test_suite_runs_the_ready_benchmarks_and_names_the_rest(tmp_path, monkeypatc
     assert re.search(r"siuo\s*│\s*SIUO\s*│\s*missing images\s*│\s*3 of 3 missing", table)
     error = result.output.split("error: ", 1)[1]  # one line, never wrapped
     assert error.startswith("not run: siuo; siuo: missing images: 3 of 3 missing: put them in "
-                            f"{tmp_path / 'SIUO/data/images'} (the README's data/images/: download "
+                            f"{tmp_path / 'SIUO/data/images'} (the README's data/images/: unzip "
                             "SIUO-images.zip")
     assert error.rstrip().endswith("or run without those samples: --task-arg siuo.missing=skip")
     assert generated == 4  # MOSSBench's four samples ran

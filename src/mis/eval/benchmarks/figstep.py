@@ -168,8 +168,7 @@ def release(options: Any = None) -> ImageRelease:
     subset = getattr(options, "subset", "SafeBench")
     return ImageRelease(
         f"data/images/{subset}",
-        "git clone https://github.com/ThuCCSLab/FigStep (the images are in the repository; "
-        "absent ones are redrawn unless regenerate=never)",
+        "they are in the git clone of ThuCCSLab/FigStep (absent ones are redrawn unless regenerate=never)",
     )
 
 

@@ -89,8 +89,8 @@ def _image_folders(base: Path) -> list[Path]:
 
 RELEASE = ImageRelease(
     "JailBreakV_28K",
-    "image_path is relative to JailBreakV_28K/ (the hub holds a few hundred of the images; the full set is "
-    "JailBreakV_28K.zip, requested through the form on the HF card JailbreakV-28K/JailBreakV-28k)",
+    "image_path is relative to it; the hub holds a few hundred images, the full set is JailBreakV_28K.zip "
+    "(the form on the HF card)",
 )
 register_release("jailbreakv_mini", RELEASE)
 

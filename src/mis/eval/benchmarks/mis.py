@@ -68,8 +68,7 @@ def load_samples(data: str, splits: list[str] | None) -> list[Sample]:
 
 register_release("mis", ImageRelease(
     "<split>_image",
-    "download the HF dataset Tuwhy/MIS_Test (mis_<split>.json with its easy_image/, hard_image/, real_image/ "
-    "folders)",
+    "download the HF dataset Tuwhy/MIS_Test (mis_<split>.json + <split>_image/)",
 ))
 
 

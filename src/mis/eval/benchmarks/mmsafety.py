@@ -60,8 +60,8 @@ IMAGE_FOLDERS = (
 )
 RELEASE = ImageRelease(
     "data/imgs",
-    "download MM-SafetyBench(imgs).zip (the Google Drive link in the isXinLiu/MM-SafetyBench README) and "
-    "unzip its 13 scenario folders into data/imgs",
+    "unzip MM-SafetyBench(imgs).zip (the Google Drive link in its README) so that the 13 scenario folders "
+    "are in data/imgs",
 )
 register_release("mm_safetybench", RELEASE)
 

@@ -90,11 +90,10 @@ def load_mossbench(source: str | Path, *, contrast: bool = False) -> list[Sample
 def release(options: Any = None) -> ImageRelease:
     """The images are in the repository; the README also offers them as one archive to unzip in data/."""
     if getattr(options, "contrast", False):
-        return ImageRelease("data_contrast/images", "git clone https://github.com/xirui-li/MOSSBench")
+        return ImageRelease("data_contrast/images", "they are in the git clone of xirui-li/MOSSBench")
     return ImageRelease(
         "data/images",
-        "git clone https://github.com/xirui-li/MOSSBench, or in its data/ folder: wget "
-        "https://huggingface.co/datasets/AIcell/MOSSBench/resolve/main/images.zip && unzip images.zip",
+        "they are in the git clone of xirui-li/MOSSBench, or unzip AIcell/MOSSBench's images.zip in data/",
     )
 
 

@@ -84,7 +84,7 @@ def load_mssbench(source: str | Path, *, situations: tuple[str, ...] = SITUATION
 
 RELEASE = ImageRelease(
     "chat",
-    "download the HF dataset kzhou35/mssbench (combined.json with its chat/ and embodied/ image folders)",
+    "download the HF dataset kzhou35/mssbench (combined.json, chat/, embodied/)",
 )
 register_release("mssbench_chat", RELEASE)
 

@@ -73,8 +73,7 @@ def load_siuo(source: str | Path) -> list[Sample]:
 
 register_release("siuo", ImageRelease(
     "data/images",
-    "download SIUO-images.zip (Google Drive / Baidu links on the sinwang20/SIUO page and the HF card "
-    "sinwang/SIUO) and unzip the images into data/images",
+    "unzip SIUO-images.zip (Google Drive link on the SIUO page, HF sinwang/SIUO) into data/images",
 ))
 
 

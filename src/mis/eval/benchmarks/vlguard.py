@@ -101,8 +101,7 @@ def release(options: Any = None) -> ImageRelease:
     """The images are a separate (gated) archive on the hub."""
     return ImageRelease(
         "data/VLGuard/test",
-        "download test.zip from the gated HF dataset ys-zong/VLGuard and unzip it so that its test/ folder "
-        "is data/VLGuard/test beside data/test.json (or test/ beside the hub's test.json)",
+        "unzip test.zip (gated HF dataset ys-zong/VLGuard) in data/VLGuard/, or in the hub snapshot",
     )
 
 
