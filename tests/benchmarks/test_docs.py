@@ -72,7 +72,8 @@ def test_doc_command_runs_from_the_folder_holding_the_release(command, tmp_path,
         env(VLM_BASE_URL=model_server.base_url, VLM_API_KEY="t",
             JUDGE_BASE_URL=judge_server.base_url, JUDGE_API_KEY="t"),
     ):
-        result = CliRunner().invoke(app, ["bench", *[names.get(a, a) for a in args], "--fail-on-unknown", "100"])
+        args = [names.get(a, a) for a in args] + ["--fail-on-unknown", "100"]  # garbled replies: unknown
+        result = CliRunner().invoke(app, ["bench", *args])
     assert result.exit_code == 0, result.output
     results = json.loads((tmp_path / "OUT" / only / "results.json").read_text())
     assert results["n"] > 0 and results["data"] == str(tmp_path / folder)
