@@ -122,13 +122,14 @@ def _suite_units(
         raise UsageError(f"--task-arg: unknown benchmark(s) {', '.join(unknown)}")
     chosen = members(config.suite, config.only, data, flag=flag)
     task_args = {m.spec.name: dict(config.task_args.get(m.spec.name, {})) for m in chosen}
-    if mis is not None:
-        chosen = [Member(mis.spec, mis.data, "--data FOLDER"), *chosen]
+    checked = list(chosen)
+    if mis is not None:  # `mis eval --suite`: MIS's data is checked in the same table
+        checked.insert(0, Member(mis.spec, mis.data, "--data FOLDER"))
         task_args["mis"] = dict(mis.task_args)
-    ready = _check_data(config, chosen, task_args, outcome, on_status)
+    ready = _check_data(config, checked, task_args, outcome, on_status)
     units = [mis] if mis is not None and "mis" in ready else []
     for member in chosen:
-        if member.spec.name not in ready or member.spec.name == "mis" and mis is not None:
+        if member.spec.name not in ready:
             continue
         assert member.data is not None
         folder = Path(config.out) / member.spec.name
