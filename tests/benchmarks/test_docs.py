@@ -50,7 +50,9 @@ def test_doc_command_without_its_release_is_a_clear_error(command, tmp_path, mon
     suite = args[args.index("--suite") + 1]
     assert only in SUITES[suite]
     assert [args[k + 1].split("=", 1)[0] for k, a in enumerate(args) if a == "--data"] == [DATA_KEY[only]]
-    result = CliRunner().invoke(app, ["bench", *args])
+    names = {"MODEL": "openai-api/vlm/x", "JUDGE": "openai-api/judge/x", "GUARD": "openai-api/judge/g"}
+    with env(VLM_API_KEY="t", JUDGE_API_KEY="t"):  # the preflight passes: the data is what is missing
+        result = CliRunner().invoke(app, ["bench", *[names.get(a, a) for a in args]])
     assert result.exit_code == 3, result.output  # parsed and routed; stops at the absent data folder
     assert "no such file or folder" in result.output
 

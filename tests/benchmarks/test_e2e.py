@@ -416,13 +416,14 @@ def test_cli_reports_bad_data(tmp_path):
     from mis.errors import UsageError
 
     base = ["bench", "run", "--model", "openai-api/vlm/x", "--out", str(tmp_path / "out")]
-    missing = CliRunner().invoke(app, [*base, "--data", f"figstep={tmp_path / 'nope'}"])
+    with env(VLM_API_KEY="t"):  # the preflight passes: the data is what is wrong
+        missing = CliRunner().invoke(app, [*base, "--data", f"figstep={tmp_path / 'nope'}"])
+        unknown = CliRunner().invoke(app, [*base, "--data", f"figstepp={tmp_path}"])
+        with pytest.raises(UsageError, match="no data given"):
+            run_bench(BenchConfig(suite="general", model="openai-api/vlm/x", data={"figstep": str(tmp_path)},
+                                  out=tmp_path / "o2"))
     assert missing.exit_code == 3 and "no such file or folder" in missing.output
-    unknown = CliRunner().invoke(app, [*base, "--data", f"figstepp={tmp_path}"])
     assert unknown.exit_code == 2 and "unknown benchmark" in unknown.output
-    with pytest.raises(UsageError, match="no data given"):
-        run_bench(BenchConfig(suite="general", model="openai-api/vlm/x", data={"figstep": str(tmp_path)},
-                              out=tmp_path / "o2"))
 
 
 def test_interrupted_run_resumes_per_sample(tmp_path):
