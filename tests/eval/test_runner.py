@@ -111,6 +111,7 @@ def test_checkpoint_dedupes_filters_key_and_survives_a_torn_line(tmp_path: Path)
     Checkpoint(path, "key-b").append({"uid": "easy/2", "outcome": "refusal"})
     with path.open("a") as fh:
         fh.write('{"uid": "easy/3", "outc')  # killed mid-write
+    a = Checkpoint(path, "key-a")  # the rerun's process
     a.append({"uid": "easy/4", "outcome": "unknown"})
     done = a.load()
     assert list(done) == ["easy/1", "easy/4"]

@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from mis.judges._base import TRANSPORT
 
@@ -39,6 +39,7 @@ class Checkpoint:
         self.path = Path(path)
         self.key = key
         self._lock = threading.Lock()
+        self._fh: TextIO | None = None
 
     def load(self) -> dict[str, dict[str, Any]]:
         """Map uid -> record for this key (first final record wins; torn lines are ignored)."""
@@ -63,17 +64,29 @@ class Checkpoint:
         return done
 
     def append(self, record: Mapping[str, Any]) -> None:
-        """Durably add one finished record (flush + fsync before returning)."""
+        """Durably add one finished record (flush + fsync before returning).
+
+        The file is opened once per run (a torn last line of an earlier run is closed off then) and kept
+        open: one write and one fsync per record, nothing else.
+        """
         line = json.dumps({**record, "key": self.key}, ensure_ascii=False) + "\n"
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            needs_newline = self._ends_torn()
-            with self.path.open("a", encoding="utf-8") as fh:
-                if needs_newline:
-                    fh.write("\n")
-                fh.write(line)
-                fh.flush()
-                os.fsync(fh.fileno())
+            if self._fh is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                torn = self._ends_torn()
+                self._fh = self.path.open("a", encoding="utf-8")
+                if torn:
+                    self._fh.write("\n")
+            self._fh.write(line)
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        """Close the append handle (reopened by the next append)."""
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
 
     def _ends_torn(self) -> bool:
         """Whether the file ends without a newline (a previous run died mid-line)."""

@@ -134,14 +134,11 @@ def run(
         _record_settings(instance, prepared)
         by_task = {p.task: p for p in prepared}
         for log in logs:
-            failed = [smp.error for smp in (log.samples or []) if smp.error is not None]
             if log.status == "cancelled":
                 stopped.append(f"{log.eval.task}: interrupted")
-            elif log.status != "success" or failed:
-                error = log.error or (failed[0] if failed else None)
-                why = _first_line(error.message) if error else log.status
-                more = f" (and {len(failed) - 1} more sample errors)" if len(failed) > 1 else ""
-                stopped.append(f"{log.eval.task}: {why}{more}")
+            elif log.status != "success":
+                why = _first_line(log.error.message) if log.error else log.status
+                stopped.append(f"{log.eval.task}: {why}")
             if log.eval.task in by_task and log.location:
                 _record_log(by_task[log.eval.task].unit.out, str(log.location))
     results, unfinished = [], []
@@ -152,6 +149,7 @@ def run(
         else:
             results.append(result)
     if unfinished:
+        stopped += [why for p in unfinished for why in _sample_errors(p, logs)]
         counts = "; ".join(_progress(p) for p in unfinished)
         why = f" ({'; '.join(stopped)})" if stopped else ""
         raise RunStopped(
@@ -326,6 +324,18 @@ def _interruptible(stopped: list[str], *args: Any, **kwargs: Any) -> list[Any]:
     except KeyboardInterrupt:
         stopped.append("interrupted")
         return []
+
+
+def _sample_errors(p: _Prepared, logs: Sequence[Any]) -> list[str]:
+    """The first sample error of an unfinished unit (read from its log only when the run did not finish)."""
+    for log in logs:
+        if log.eval.task != p.task:
+            continue
+        failed = [smp.error for smp in (log.samples or []) if smp.error is not None]
+        if failed:
+            more = f" (and {len(failed) - 1} more sample errors)" if len(failed) > 1 else ""
+            return [f"{p.task}: {_first_line(failed[0].message)}{more}"]
+    return []
 
 
 def _first_line(message: str) -> str:
