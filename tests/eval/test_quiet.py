@@ -47,7 +47,7 @@ def test_eval_on_400_samples_prints_no_warning(tmp_path: Path) -> None:
             ],
             capture_output=True,
             text=True,
-            env=cli_env(),
+            env=cli_env(COLUMNS="80"),
             timeout=900,
         )
     assert proc.returncode == 0, proc.stderr
@@ -58,3 +58,6 @@ def test_eval_on_400_samples_prints_no_warning(tmp_path: Path) -> None:
         ln for ln in output.splitlines() if "WARNING" in ln or "Warning" in ln or "Unable to convert" in ln
     ]
     assert noisy == [], noisy[:5]
+    # the terminal table fits 80 columns without cutting a number or a name
+    assert "…" not in proc.stdout and max(len(line) for line in proc.stdout.splitlines()) <= 80
+    assert "100.00" in proc.stdout and "split easy" in proc.stdout
