@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from mis.cli._app import app, console, fail
+from mis.cli._app import app, console, err_console, fail
+from mis.data._gate import DEFAULT_MAX_PIXELS
 
 data_app = typer.Typer(name="data", help="Check, count and convert MIS data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -53,12 +54,20 @@ def validate_cmd(
     path: PathArg,
     no_decode: Annotated[bool, typer.Option("--no-decode", help="Only check that images exist.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the problems as JSON.")] = False,
+    allow_outside_root: Annotated[bool, typer.Option(
+        help="Accept image paths and symlinks that lead outside the dataset folder.")] = False,
+    max_pixels: Annotated[int, typer.Option(min=1, help="Refuse images with more pixels (width x height), "
+                                                        "checked before decoding.")] = DEFAULT_MAX_PIXELS,
     cache_dir: CacheDir = None,
 ) -> None:
-    """Check every sample and list all problems; exit 1 when there is any."""
-    from mis.data import load, validate
+    """Check every sample and list all problems; exit 1 when there is any (warnings do not fail)."""
+    from mis.data._validate import validate_report
 
-    problems = validate(path, decode_images=not no_decode, cache_dir=cache_dir)
+    report = validate_report(path, decode_images=not no_decode, cache_dir=cache_dir,
+                             allow_outside_root=allow_outside_root, max_pixels=max_pixels)
+    for warning in report.warnings:
+        err_console.print(f"warning: {warning}", highlight=False, markup=False)
+    problems = report.problems
     if as_json:
         typer.echo(json.dumps([p.to_dict() for p in problems], indent=2))
         raise typer.Exit(1 if problems else 0)
@@ -70,12 +79,11 @@ def validate_cmd(
             table.add_row(_short(p.file, path), p.sample_id or "-", p.field or "-", p.message)
         console.print(table)
         raise typer.Exit(1)
-    dataset = load(path, cache_dir=cache_dir)
-    n_images = sum(len(s.images) for s in dataset)
-    per_split = ", ".join(f"{split} {len(dataset.split(split))}" for split in dataset.splits)
+    per_split = ", ".join(f"{split} {n}" for split, n in report.samples.items())
     checked = "exist" if no_decode else "decode"
-    console.print(f"OK: {len(dataset)} samples ({per_split}), {n_images} images {checked}, "
-                  f"format {dataset.format}", highlight=False)
+    total = sum(report.samples.values())
+    console.print(f"OK: {total} samples ({per_split}), {report.images} images {checked}, "
+                  f"format {report.format}", highlight=False)
 
 
 @data_app.command("stats")
@@ -120,6 +128,8 @@ def export_cmd(
     max_length: Annotated[int | None, typer.Option(
         help="Fail when a tokenized chat is longer than this.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Write into a non-empty --out folder.")] = False,
+    allow_outside_root: Annotated[bool, typer.Option(
+        help="Accept image paths and symlinks that lead outside the dataset folder.")] = False,
     cache_dir: CacheDir = None,
 ) -> None:
     """Convert to LLaMA-Factory, ms-swift, InternVL or `datasets` format, checking every sample."""
@@ -128,7 +138,7 @@ def export_cmd(
     dataset = _load(path, split, cache_dir)
     try:
         folder = export(dataset, fmt.value, out, tokenizer=tokenizer, max_length=max_length,
-                        overwrite=overwrite)
+                        overwrite=overwrite, allow_outside_root=allow_outside_root)
     except DataError as exc:
         raise fail(str(exc)) from exc
     per_split = ", ".join(f"{s} {len(dataset.split(s))}" for s in dataset.splits)

@@ -2,6 +2,17 @@
 
 from mis.data._errors import DataError, Problem
 from mis.data._export import FORMATS, export
+from mis.data._gate import (
+    DEFAULT_FORMATS,
+    DEFAULT_MAX_PIXELS,
+    GATE_CODES,
+    GateCache,
+    ImageCheck,
+    ImageGate,
+    ImageRef,
+    check_image,
+    image_ref,
+)
 from mis.data._loader import MISDataset, load
 from mis.data._records import internvl_prompt, strip_placeholders
 from mis.data._schema import KNOWN_SPLITS, Sample
@@ -12,17 +23,26 @@ from mis.data._writer import write_mis_layout
 
 __all__ = [
     "CATEGORIES",
+    "DEFAULT_FORMATS",
+    "DEFAULT_MAX_PIXELS",
     "FORMATS",
+    "GATE_CODES",
     "KNOWN_SPLITS",
     "PARENT",
     "SUB_CATEGORIES",
     "TAXONOMY",
     "DataError",
+    "GateCache",
+    "ImageCheck",
+    "ImageGate",
+    "ImageRef",
     "MISDataset",
     "Problem",
     "Sample",
     "category_problem",
+    "check_image",
     "export",
+    "image_ref",
     "internvl_prompt",
     "load",
     "stats",

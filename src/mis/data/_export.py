@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mis.data._errors import DataError
+from mis.data._gate import DEFAULT_MAX_PIXELS, ImageGate
 from mis.data._records import PLACEHOLDER, internvl_prompt
 from mis.data._schema import Sample
 from mis.data._sources import MANIFEST
@@ -45,13 +46,32 @@ def _check(sample: Sample, text: str, images: Any) -> None:
                         "'<image>'?)")
 
 
+def gate_images(samples: Iterable[Sample], *, decode: bool, allow_outside_root: bool = False,
+                max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """Raise one DataError line naming the sample and path of the first image the gate refuses.
+
+    ``decode=False`` applies the path rules only (inside the root, the file exists); ``decode=True``
+    also checks format, pixel budget and a complete decode (before a processor opens the images).
+    Samples without a root (built in Python) have nothing to stay inside of.
+    """
+    gates: dict[Path | None, ImageGate] = {}
+    for sample in samples:
+        gate = gates.get(sample.root)
+        if gate is None:
+            gate = gates[sample.root] = ImageGate(
+                sample.root or Path.cwd(), allow_outside=allow_outside_root or sample.root is None,
+                max_pixels=max_pixels, hash_images=False)
+        for k, raw in enumerate(sample.images, start=1):
+            check = gate.check(raw) if decode else gate.locate(raw)
+            if not check.ok:
+                raise DataError(f"sample {sample.uid}: field 'images' (image {k} of {len(sample.images)}): "
+                                f"{check.message} (run `mis data validate` to list every problem)")
+
+
 def _copy_images(sample: Sample, out: Path) -> list[str]:
     """Link the sample's images into ``out/images/<split>/<id>/``; return paths relative to ``out``."""
     rel = []
     for k, src in enumerate(sample.image_paths(), start=1):
-        if not src.is_file():
-            raise DataError(f"sample {sample.uid}: field 'images': image file not found: {src} "
-                            "(run `mis data validate` first)")
         path = f"images/{sample.split}/{safe_id(sample)}/object{k}{src.suffix.lower() or '.png'}"
         link_or_copy(src, out / path, sample)
         rel.append(path)
@@ -117,9 +137,6 @@ def _export_hf(by_split: dict[str, list[Sample]], out: Path) -> dict[str, str]:
     for split, samples in by_split.items():
         for s in samples:
             _check(s, PLACEHOLDER * len(s.images), list(s.images))
-            for path in s.image_paths():
-                if not path.is_file():
-                    raise DataError(f"sample {s.uid}: field 'images': image file not found: {path}")
         columns: dict[str, list[Any]] = {
             "id": [s.id for s in samples], "split": [s.split for s in samples],
             "question": [s.question for s in samples], "target": [s.target for s in samples],
@@ -159,6 +176,7 @@ def export(
     tokenizer: str | Path | None = None,
     max_length: int | None = None,
     overwrite: bool = False,
+    allow_outside_root: bool = False,
 ) -> Path:
     """Write ``dataset`` (a MISDataset or Samples) in format ``fmt`` under ``out``; return ``out``.
 
@@ -167,6 +185,10 @@ def export(
     save_to_disk folder). With ``tokenizer`` (a processor path) and ``max_length``, every chat is
     tokenized with its images first and a sample longer than ``max_length`` raises DataError, because
     training would truncate it (cutting image tokens breaks multi-image models).
+
+    Before anything is written every image passes the image gate (:class:`mis.data.ImageGate`): it
+    must exist inside its sample's root (unless ``allow_outside_root``), and with ``tokenizer`` it must
+    also decode completely, so a missing or corrupt image is one DataError naming the sample and path.
     """
     if fmt not in FORMATS:
         raise DataError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -178,10 +200,12 @@ def export(
     by_split = _group(dataset)
     if not by_split:
         raise DataError("nothing to export: the dataset has no samples")
+    every = [s for group in by_split.values() for s in group]
+    gate_images(every, decode=tokenizer is not None, allow_outside_root=allow_outside_root)
     if tokenizer is not None and max_length is not None:
         from mis.data._tokens import check_lengths
 
-        check_lengths([s for group in by_split.values() for s in group], tokenizer, max_length)
+        check_lengths(every, tokenizer, max_length)
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
     if fmt == "hf":

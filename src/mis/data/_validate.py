@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mis.data._errors import DataError, Problem
+from mis.data._gate import DEFAULT_MAX_PIXELS, ImageCheck, ImageGate
 from mis.data._loader import duplicate_problems, load_hf, plan
 from mis.data._records import IMAGE_PATH_RE, Shape, parse_record, placeholder_count
 from mis.data._schema import Sample
-from mis.data._sources import detect_shape, read_records, remap_llamafactory, split_for
+from mis.data._sources import Plan, detect_shape, read_records, remap_llamafactory, split_for
 
 #: Images per sample in the MIS test layout unless a file's records declare more.
 TEST_IMAGES = 2
@@ -22,58 +23,60 @@ def _image_field(shape: Shape | None, k: int) -> str:
     return {"test": f"image_path{k}", "sharegpt": f"image[{k - 1}]"}.get(shape or "", f"images[{k - 1}]")
 
 
+#: The gate's codes as `validate` reports them (stable names that `mis train` and scripts filter on).
+GATE_TO_PROBLEM = {
+    "outside_root": "path_escape",
+    "not_found": "image_missing",
+    "unreadable": "image_corrupt",
+    "not_an_image": "image_corrupt",
+    "truncated": "image_corrupt",
+    "corrupt": "image_corrupt",
+    "too_many_pixels": "image_too_large",
+    "bad_format": "image_format",
+}
+
+
 def image_problem(path: Path) -> tuple[str, str] | None:
-    """(code, message) when an image file is missing or does not decode, else None."""
-    if not path.is_file():
-        return "image_missing", f"image file not found: {path}"
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            im.verify()  # structure and checksums
-        with Image.open(path) as im:
-            im.load()  # the pixels themselves (verify misses truncated data)
-    except Exception as exc:  # noqa: BLE001 - any decoder failure means a corrupt image
-        return "image_corrupt", f"image does not decode: {path} ({type(exc).__name__}: {exc})"
-    return None
-
-
-def _path_problem(raw: str, root: Path | None, allow_absolute: bool) -> tuple[str, str] | None:
-    if os.path.isabs(raw):
-        return None if allow_absolute else ("absolute_path", f"absolute path {raw!r}: image paths must be "
-                                            "relative to the dataset root so the folder can move")
-    base = os.path.normpath(str(root or Path.cwd()))
-    # Lexical check (not resolve()): hub snapshots are symlinks into a blob store outside the root.
-    joined = os.path.normpath(os.path.join(base, raw))
-    if joined != base and not joined.startswith(base + os.sep):
-        return "path_escape", f"path {raw!r} points outside the dataset root {base}"
-    return None
+    """(code, message) when an image file is missing or does not decode, else None (no root rule)."""
+    check = ImageGate(path.parent, allow_outside=True, hash_images=False).check(str(path))
+    return None if check.ok else (GATE_TO_PROBLEM[str(check.code)], check.message)
 
 
 def check_images(
-    samples: Iterable[tuple[Sample, str, Shape | None]], *, allow_absolute: bool, decode: bool = True
+    samples: Iterable[tuple[Sample, str, Shape | None]],
+    *,
+    allow_absolute: bool,
+    decode: bool = True,
+    allow_outside: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> list[Problem]:
-    """Path, existence and decode checks for every image of every sample (each file decoded once)."""
+    """Path and content checks for every image of every sample through the image gate.
+
+    Images are checked one at a time (each distinct file once), so memory does not grow with the
+    number or size of images. ``decode=False`` applies only the path rules and existence.
+    """
     problems: list[Problem] = []
-    to_decode: dict[Path, list[tuple[str, str, str]]] = {}
+    gates: dict[Path, ImageGate] = {}
+    seen: dict[str, ImageCheck] = {}
     for sample, file, shape in samples:
-        for k, (raw, path) in enumerate(zip(sample.images, sample.image_paths(), strict=True), start=1):
+        root = sample.root or Path.cwd()
+        gate = gates.get(root)
+        if gate is None:
+            gate = gates[root] = ImageGate(root, allow_outside=allow_outside, max_pixels=max_pixels,
+                                           hash_images=False)
+        for k, raw in enumerate(sample.images, start=1):
             field = _image_field(shape, k)
-            bad = _path_problem(raw, sample.root, allow_absolute)
-            if bad is not None:
-                problems.append(Problem(file, sample.id, field, bad[1], bad[0]))
+            if os.path.isabs(raw) and not allow_absolute:
+                problems.append(Problem(file, sample.id, field, f"absolute path {raw!r}: image paths must "
+                                        "be relative to the dataset root so the folder can move",
+                                        "absolute_path"))
                 continue
-            to_decode.setdefault(path, []).append((file, sample.id, field))
-    paths = list(to_decode)
-    if decode:
-        with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
-            results = list(pool.map(image_problem, paths))
-    else:
-        results = [None if p.is_file() else ("image_missing", f"image file not found: {p}") for p in paths]
-    for path, result in zip(paths, results, strict=True):
-        if result is not None:
-            for file, sid, field in to_decode[path]:
-                problems.append(Problem(file, sid, field, result[1], result[0]))
+            key = f"{root}\0{raw}"
+            check = seen.get(key)
+            if check is None:
+                check = seen[key] = gate.check(raw) if decode else gate.locate(raw)
+            if not check.ok:
+                problems.append(check.problem(file, sample.id, field, GATE_TO_PROBLEM[str(check.code)]))
     return problems
 
 
@@ -99,31 +102,113 @@ def _count_problems(file: str, shape: Shape, pairs: list[tuple[Sample, dict[str,
     return problems
 
 
+#: Sample counts of the MIS release (Tuwhy/MIS_Test and Tuwhy/MIS_Train); a differing MIS source is
+#: worth a warning (a partial download?) but is not an error: your own data may be any size.
+RELEASE_SIZES: dict[str, int] = {"easy": 1675, "hard": 510, "real": 100, "train": 3927}
+
+
+@dataclass
+class ValidationReport:
+    """What :func:`validate_report` found: problems (the source is invalid if any) and warnings."""
+
+    source: str
+    format: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    samples: dict[str, int] = field(default_factory=dict)
+    """Samples per split, in file order."""
+    images: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no problem (warnings do not count)."""
+        return not self.problems
+
+
+def release_size_warning(counts: dict[str, int]) -> str | None:
+    """One line when MIS split sizes differ from the release's (1,675 / 510 / 100 / 3,927), else None."""
+    present = [s for s in RELEASE_SIZES if s in counts]
+    if not present:
+        return None
+    diffs = [f"{s} {counts[s]:,} (release {RELEASE_SIZES[s]:,})" for s in present
+             if counts[s] != RELEASE_SIZES[s]]
+    test_splits = ("easy", "hard", "real")
+    if any(s in counts for s in test_splits):
+        diffs += [f"{s} absent (release {RELEASE_SIZES[s]:,})" for s in test_splits if s not in counts]
+    if not diffs:
+        return None
+    return ("split sizes differ from the MIS release: " + ", ".join(diffs)
+            + "; expected for your own or a partial dataset, otherwise the download may be incomplete")
+
+
 def validate(
-    source: str | Path, *, decode_images: bool = True, cache_dir: Path | None = None
+    source: str | Path,
+    *,
+    decode_images: bool = True,
+    cache_dir: Path | None = None,
+    allow_outside_root: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> list[Problem]:
     """Check every sample of a source and return all problems (an empty list means valid).
 
-    Checks: files are JSON of a known record shape; required fields (id, question, images) present and
-    non-empty; ids unique per split; category/sub-category in the MIS taxonomy; image paths relative
-    and inside the root (absolute paths are fine only in ms-swift exports); images exist and decode
-    (``decode_images=False`` only checks they exist); image counts as expected; ``<image>``
-    placeholders match the images.
+    Checks: files are JSON of a known record shape; the source holds at least one sample; required
+    fields (id, question, images) present and non-empty; ids unique per split; category/sub-category
+    in the MIS taxonomy; image paths relative (absolute paths are fine only in ms-swift exports);
+    every image passes the image gate (:class:`mis.data.ImageGate`): inside the root with symlinks
+    followed (unless ``allow_outside_root``), an allowed format, within ``max_pixels``, decoding
+    completely (``decode_images=False`` only checks the path rules and that the file exists); image
+    counts as expected; ``<image>`` placeholders match the images. Images are checked one at a time.
     """
+    return validate_report(source, decode_images=decode_images, cache_dir=cache_dir,
+                           allow_outside_root=allow_outside_root, max_pixels=max_pixels).problems
+
+
+def validate_report(
+    source: str | Path,
+    *,
+    decode_images: bool = True,
+    cache_dir: Path | None = None,
+    allow_outside_root: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> ValidationReport:
+    """:func:`validate` with counts and warnings (split sizes that differ from the MIS release)."""
+    report = ValidationReport(str(source))
+    found = _collect(source, cache_dir)
+    if isinstance(found, Problem):
+        report.problems.append(found)
+        return report
+    the_plan, problems, to_check, allow_absolute = found
+    report.format = the_plan.format
+    for sample, _, _ in to_check:
+        report.samples[sample.split] = report.samples.get(sample.split, 0) + 1
+        report.images += len(sample.images)
+    if not to_check and not any(p.code in ("not_json", "unreadable") for p in problems):
+        problems.append(Problem(str(the_plan.root if the_plan.hf_folder is None else the_plan.hf_folder),
+                                None, None, "no samples: the source holds 0 records (an empty or unfinished "
+                                "download?)", "empty_dataset"))
+    problems += check_images(to_check, allow_absolute=allow_absolute, decode=decode_images,
+                             allow_outside=allow_outside_root, max_pixels=max_pixels)
+    report.problems = problems
+    if the_plan.format == "mis" and (warning := release_size_warning(report.samples)):
+        report.warnings.append(warning)
+    return report
+
+
+def _collect(source: str | Path, cache_dir: Path | None) -> Problem | tuple[
+        Plan, list[Problem], list[tuple[Sample, str, Shape | None]], bool]:
+    """Read every record of a source: (plan, record problems, samples to image-check, absolute ok)."""
     try:
         the_plan = plan(source, cache_dir)
     except DataError as exc:
-        return [Problem(str(source), None, None, str(exc), "unreadable")]
+        return Problem(str(source), None, None, str(exc), "unreadable")
     if the_plan.hf_folder is not None:
         try:
             samples = load_hf(the_plan.hf_folder, None, cache_dir)
         except DataError as exc:
-            return [Problem(str(the_plan.hf_folder), None, None, str(exc), "unreadable")]
+            return Problem(str(the_plan.hf_folder), None, None, str(exc), "unreadable")
         file = str(the_plan.hf_folder)
-        problems = duplicate_problems(samples, [file] * len(samples))
-        checks = [(s, file, None) for s in samples]
-        problems += check_images(checks, allow_absolute=True, decode=decode_images)
-        return problems
+        checks: list[tuple[Sample, str, Shape | None]] = [(s, file, None) for s in samples]
+        return the_plan, duplicate_problems(samples, [file] * len(samples)), checks, True
     problems = list(the_plan.problems)
     all_samples: list[Sample] = []
     all_files: list[str] = []
@@ -160,8 +245,8 @@ def validate(
         all_files += [file] * len(samples)
         to_check += [(s, file, shape) for s in samples]
     problems += duplicate_problems(all_samples, all_files)
-    problems += check_images(to_check, allow_absolute=the_plan.format == "swift", decode=decode_images)
-    return problems
+    return the_plan, problems, to_check, the_plan.format == "swift"
 
 
-__all__ = ["check_images", "image_problem", "validate"]
+__all__ = ["RELEASE_SIZES", "ValidationReport", "check_images", "image_problem", "release_size_warning",
+           "validate", "validate_report"]
