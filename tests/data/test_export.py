@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mis.data import FORMATS, DataError, Sample, export, load, stats, validate
+from tests.fixtures.data import make_png
 
 
 def _key(s: Sample) -> tuple:
@@ -115,3 +116,55 @@ def test_stats_counts(samples: list[Sample]) -> None:
     odd = Sample(id="x", split="benign", question="q", images=["a.png"])
     extra = {c["category"]: c for c in stats([*samples, odd])["categories"]}
     assert extra["(none)"]["counts"]["benign"] == 1
+
+
+def test_missing_or_outside_image_is_one_error_naming_sample_and_path(mis_test_dir: Path,
+                                                                      tmp_path: Path) -> None:
+    (mis_test_dir / "hard_image/1/object2.png").unlink()
+    with pytest.raises(DataError) as missing:
+        export(load(mis_test_dir), "swift", tmp_path / "a")
+    message = str(missing.value)
+    assert message.startswith("sample hard/1: field 'images' (image 2 of 2): hard_image/1/object2.png")
+    assert "image file not found" in message and "\n" not in message
+    assert not (tmp_path / "a").exists()  # nothing written
+    make_png(mis_test_dir / "hard_image/1/object2.png", 1, 2)
+    secret = make_png(tmp_path / "private.png", 4, 1)
+    (mis_test_dir / "easy_image/2/object1.png").unlink()
+    (mis_test_dir / "easy_image/2/object1.png").symlink_to(secret)
+    expected = r"sample easy/2: field 'images' \(image 1 of 2\): .*symlink.*outside"
+    with pytest.raises(DataError, match=expected):
+        export(load(mis_test_dir), "llamafactory", tmp_path / "b")
+    out = export(load(mis_test_dir), "llamafactory", tmp_path / "c", allow_outside_root=True)
+    assert (out / "images/easy/2/object1.png").read_bytes() == secret.read_bytes()
+
+
+def test_export_tokenizer_with_a_missing_or_corrupt_image_is_one_clean_line(
+    tiny_model_path, mis_test_dir: Path, mis_train_file: Path, tmp_path: Path
+) -> None:
+    """docs/data.md removes an image and later exports with --tokenizer: a clean error, or --split train."""
+    from typer.testing import CliRunner
+
+    from mis.cli import app
+
+    model = tiny_model_path("qwen2_vl")
+    runner = CliRunner()
+    (mis_test_dir / "hard_image/1/object2.png").unlink()
+    base = ["data", "export", str(mis_test_dir), "--format", "swift", "--tokenizer", str(model),
+            "--max-length", "512"]
+    missing = runner.invoke(app, [*base, "--out", str(tmp_path / "a")], terminal_width=400)
+    assert missing.exit_code == 1 and isinstance(missing.exception, SystemExit)
+    assert "Traceback" not in missing.output
+    lines = [line for line in missing.output.splitlines() if line.strip()]
+    assert len(lines) == 1, missing.output
+    assert lines[0].startswith("error: sample hard/1: field 'images' (image 2 of 2): "
+                               "hard_image/1/object2.png")
+    (mis_test_dir / "easy_image/3/object1.png").write_text("text, not an image")
+    corrupt = runner.invoke(app, [*base, "--split", "easy", "--out", str(tmp_path / "b")], terminal_width=400)
+    assert corrupt.exit_code == 1 and "Traceback" not in corrupt.output
+    assert "sample easy/3: field 'images' (image 1 of 2): easy_image/3/object1.png" in corrupt.output
+    assert "not an image" in corrupt.output
+    # the page's own order: the tokenizer check runs on the train split, which is intact
+    train = runner.invoke(app, ["data", "export", str(mis_train_file.parent), "--split", "train", "--format",
+                                "swift", "--out", str(tmp_path / "c"), "--tokenizer", str(model),
+                                "--max-length", "512"])
+    assert train.exit_code == 0, train.output

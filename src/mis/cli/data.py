@@ -66,7 +66,7 @@ def validate_cmd(
     report = validate_report(path, decode_images=not no_decode, cache_dir=cache_dir,
                              allow_outside_root=allow_outside_root, max_pixels=max_pixels)
     for warning in report.warnings:
-        err_console.print(f"warning: {warning}", highlight=False, markup=False)
+        err_console.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
     problems = report.problems
     if as_json:
         typer.echo(json.dumps([p.to_dict() for p in problems], indent=2))
