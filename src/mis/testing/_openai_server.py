@@ -2,8 +2,9 @@
 
 It speaks the parts of the API that inspect's `openai-api/...` provider, the `openai` client and our
 own backends use: `GET /v1/models`, `POST /v1/chat/completions` (non-streaming) and
-`POST /v1/images/generations` (b64_json). Every request body is recorded, so a test can assert what a
-judge or a pipeline step actually sent (both images, the rubric, delimiters ...).
+`POST /v1/images/generations` (b64_json). Every request is recorded, parsed body and raw bytes, so a
+test can assert what a judge or a pipeline step actually sent (both images, the rubric, delimiters,
+and that no byte of some file ever arrived). :class:`mis.testing.FaultyOpenAIServer` adds faults.
 """
 
 from __future__ import annotations
@@ -54,6 +55,15 @@ def count_images(body: dict[str, Any]) -> int:
     return n
 
 
+class _QuietHTTPServer(ThreadingHTTPServer):
+    """A threading server that does not print tracebacks when a client (or a fault) drops a socket."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:  # noqa: D102 - stdlib hook
+        return
+
+
 class ScriptedOpenAIServer:
     """Serve scripted OpenAI-style replies on 127.0.0.1 from a background thread.
 
@@ -75,18 +85,20 @@ class ScriptedOpenAIServer:
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> ScriptedOpenAIServer:
         """Bind an ephemeral port on 127.0.0.1 and serve until :meth:`stop`."""
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._httpd.daemon_threads = True
+        self._stopping.clear()
+        self._httpd = _QuietHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
         """Shut the server down and wait for its thread."""
+        self._stopping.set()  # releases handlers that hang on purpose
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -109,6 +121,40 @@ class ScriptedOpenAIServer:
         with self._lock:
             return [r["body"] for r in self.requests if r["path"].endswith("/chat/completions")]
 
+    def received_bytes(self) -> bytes:
+        """Every request body as received on the wire, concatenated (for "did X ever arrive?" checks)."""
+        with self._lock:
+            return b"".join(r["raw"] for r in self.requests)
+
+    # -- responding (subclasses hook in here) --------------------------------------------------------
+    def respond_chat(self, handler: Any, body: dict[str, Any], index: int) -> None:
+        """Answer one chat request (``index`` counts chat requests from 1) through ``handler``."""
+        handler.send_chat(self.chat_reply(body), body)
+
+    def chat_reply(self, body: dict[str, Any]) -> ScriptedReply:
+        """The scripted reply to ``body`` (a script that raises is a 500, like a real server)."""
+        assert self.chat is not None
+        try:
+            reply = self.chat(body)
+        except Exception as exc:  # noqa: BLE001 - a broken script is a 500, like a real server
+            return ScriptedReply(f"script error: {exc}", status=500)
+        return ScriptedReply(content=reply) if isinstance(reply, str) else reply
+
+    def completion(self, body: dict[str, Any], content: str, finish_reason: str = "stop") -> dict[str, Any]:
+        """An OpenAI chat.completion object answering ``body`` with ``content``."""
+        prompt_tokens = len(message_text(body).split())
+        completion_tokens = len(content.split())
+        return {
+            "id": f"chatcmpl-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "scripted"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                         "finish_reason": finish_reason}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens},
+        }
+
     # -- handler ---------------------------------------------------------------------------------
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -119,13 +165,31 @@ class ScriptedOpenAIServer:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
                 return  # quiet: tests read `server.requests` instead
 
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
+            def _send(self, status: int, payload: dict[str, Any],
+                      headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(payload).encode()
+                self.send_raw(status, data, headers=headers)
+
+            def send_raw(self, status: int, data: bytes, *, length: int | None = None,
+                         headers: dict[str, str] | None = None) -> None:
+                """Send ``data`` with a Content-Length of ``length`` (default: the true length)."""
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", str(len(data) if length is None else length))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(data)
+                self.wfile.flush()
+
+            def send_chat(self, reply: ScriptedReply, body: dict[str, Any]) -> None:
+                """Send a scripted reply (after its delay): an error status, or a completion."""
+                if reply.delay_s:
+                    time.sleep(reply.delay_s)
+                if reply.status != 200:
+                    self._send(reply.status, {"error": {"message": reply.content or "scripted error"}})
+                    return
+                self._send(200, server.completion(body, reply.content, reply.finish_reason))
 
             def _authorised(self) -> bool:
                 if server.api_key is None:
@@ -148,11 +212,19 @@ class ScriptedOpenAIServer:
                 if not self._authorised():
                     return
                 length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = None
                 with server._lock:
-                    server.requests.append({"path": self.path, "body": body})
-                if self.path.endswith("/chat/completions") and server.chat is not None:
-                    self._chat(body)
+                    server.requests.append({"path": self.path, "body": body, "raw": raw,
+                                            "headers": dict(self.headers.items())})
+                    index = sum(1 for r in server.requests if r["path"].endswith("/chat/completions"))
+                if not isinstance(body, dict):
+                    self._send(400, {"error": {"message": "request body is not a JSON object"}})
+                elif self.path.endswith("/chat/completions") and server.chat is not None:
+                    server.respond_chat(self, body, index)
                 elif self.path.endswith("/images/generations") and server.images is not None:
                     png = server.images(body)
                     n = int(body.get("n") or 1)
@@ -160,43 +232,5 @@ class ScriptedOpenAIServer:
                     self._send(200, {"created": int(time.time()), "data": [item] * n})
                 else:
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
-
-            def _chat(self, body: dict[str, Any]) -> None:
-                assert server.chat is not None
-                try:
-                    reply = server.chat(body)
-                except Exception as exc:  # noqa: BLE001 - a broken script is a 500, like a real server
-                    self._send(500, {"error": {"message": f"script error: {exc}", "type": "server"}})
-                    return
-                if isinstance(reply, str):
-                    reply = ScriptedReply(content=reply)
-                if reply.delay_s:
-                    time.sleep(reply.delay_s)
-                if reply.status != 200:
-                    self._send(reply.status, {"error": {"message": reply.content or "scripted error"}})
-                    return
-                prompt_tokens = len(message_text(body).split())
-                completion_tokens = len(reply.content.split())
-                self._send(
-                    200,
-                    {
-                        "id": f"chatcmpl-{len(server.requests)}",
-                        "object": "chat.completion",
-                        "created": int(time.time()),
-                        "model": body.get("model", "scripted"),
-                        "choices": [
-                            {
-                                "index": 0,
-                                "message": {"role": "assistant", "content": reply.content},
-                                "finish_reason": reply.finish_reason,
-                            }
-                        ],
-                        "usage": {
-                            "prompt_tokens": prompt_tokens,
-                            "completion_tokens": completion_tokens,
-                            "total_tokens": prompt_tokens + completion_tokens,
-                        },
-                    },
-                )
 
         return Handler
