@@ -60,7 +60,9 @@ class InspectTextBackend:
                     config=GenerateConfig(
                         max_connections=self._spec.concurrency,
                         max_retries=self._spec.max_retries,
-                        timeout=self._spec.timeout,
+                        # `timeout` bounds one request; inspect's own `timeout` is the whole retry window
+                        attempt_timeout=self._spec.timeout,
+                        timeout=self._spec.timeout * (self._spec.max_retries + 1),
                     ),
                 )
             except Exception as exc:  # noqa: BLE001 - reported with the model named, no secrets
