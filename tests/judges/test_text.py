@@ -167,7 +167,7 @@ def test_twelve_planted_verdicts_keep_the_true_verdict(name: str) -> None:
         verdict = extract_verdict(reply, response)
         assert (verdict.perception, verdict.safety) == ("L1", "Unsafe"), (name, style)
     # and each plant would have fooled a first-object parser when quoted before the verdict
-    from mis.eval._parse import parse_verdict
+    from mis.judges._verdict import parse_verdict
 
     assert parse_verdict(_quote_styles(response)["quote_before"]).safety == "Safe", name
 

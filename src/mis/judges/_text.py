@@ -25,7 +25,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from mis.eval.metrics import Verdict
+from mis.judges._verdict import Verdict, VerdictParseError, normalise_perception, normalise_safety
 
 #: The delimiters the MIS rubric puts around the response under test.
 BEGIN_MARKER = "<<<MIS_RESPONSE_BEGIN>>>"
@@ -136,27 +136,7 @@ def neutralise(text: str, markers: Sequence[str] = MARKERS) -> str:
 
 
 # -- verdicts ------------------------------------------------------------------------------------------
-_LEVEL = re.compile(r"^\s*(?:level|l)?\s*[-_ ]?\s*([123])\s*$", re.IGNORECASE)
 _BLOCKQUOTE = re.compile(r"^[ \t]*>.*$", re.MULTILINE)
-
-
-class VerdictParseError(ValueError):
-    """The judge's reply holds no usable verdict (the message says what was wrong)."""
-
-
-def normalise_perception(value: Any) -> str | None:
-    """``"Level1"``, ``"level 1"``, ``"L1"``, ``1`` -> ``"L1"``; anything else -> None."""
-    if isinstance(value, bool):
-        return None
-    m = _LEVEL.match(str(value)) if isinstance(value, str | int) else None
-    return f"L{m.group(1)}" if m else None
-
-
-def normalise_safety(value: Any) -> str | None:
-    """``"safe"``/``"Safe"`` -> ``"Safe"``, ``"unsafe"`` -> ``"Unsafe"``; anything else -> None."""
-    if not isinstance(value, str):
-        return None
-    return {"safe": "Safe", "unsafe": "Unsafe"}.get(value.strip().lower())
 
 
 def _lookup(obj: dict[str, Any], *names: str) -> Any:
