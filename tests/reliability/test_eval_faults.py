@@ -85,7 +85,8 @@ def test_a_hung_server_is_bounded_by_request_timeout(servers, tmp_path: Path, wh
     model = servers(chat=lambda body: MODEL_ANSWER, faults=hang if who == "model" else ())
     judge = servers(chat=scripted_judge, faults=hang if who == "judge" else ())
     started = time.monotonic()
-    done = run_mis(eval_args(data, model, judge, tmp_path / "run", "--request-timeout", "3"), timeout=300)
+    option = "--judge-request-timeout" if who == "judge" else "--request-timeout"
+    done = run_mis(eval_args(data, model, judge, tmp_path / "run", option, "3"), timeout=300)
     one_line_error(done.stderr)
     assert done.returncode == 0, done.stderr[-2000:]
     assert time.monotonic() - started < 150  # not the HTTP client's 600 s per attempt
