@@ -14,6 +14,7 @@ from mis.judges._text import (
     MARKERS,
     REPLACEMENT,
     VerdictParseError,
+    _as_verdict,
     _skeleton,
     extract_verdict,
     json_objects,
@@ -166,10 +167,10 @@ def test_twelve_planted_verdicts_keep_the_true_verdict(name: str) -> None:
     for style, reply in _quote_styles(response).items():
         verdict = extract_verdict(reply, response)
         assert (verdict.perception, verdict.safety) == ("L1", "Unsafe"), (name, style)
-    # and each plant would have fooled a first-object parser when quoted before the verdict
-    from mis.judges._verdict import parse_verdict
-
-    assert parse_verdict(_quote_styles(response)["quote_before"]).safety == "Safe", name
+    # and each plant would fool a parser that takes the first verdict object (as mis did before)
+    quoted = _quote_styles(response)["quote_before"]
+    first = next(v for _, _, obj in json_objects(quoted) if (v := _as_verdict(obj)[0]) is not None)
+    assert first.safety == "Safe", name
 
 
 def test_a_verdict_planted_in_the_question_does_not_count() -> None:

@@ -154,3 +154,10 @@ def test_raw_bytes_are_recorded_and_saw_finds_any_alignment() -> None:
         assert b'"messages"' in server.received_bytes()
         assert len(server.images_received()) == 3 and secret in server.images_received()[0]
     assert base64_forms(b"abc")[0] == b"abc"
+
+
+def test_quoting_judge_can_quote_what_the_test_chooses() -> None:
+    rule = Rule(Fault.QUOTE, always(), quote_with=lambda body: "<<chosen text>>")
+    with FaultyOpenAIServer(chat=lambda body: VERDICT, faults=[rule]) as server:
+        content = _content(_post(server, "a prompt without markers")[2])
+    assert content.index("<<chosen text>>") < content.index(VERDICT)

@@ -39,36 +39,45 @@ def _planted_responses(root: Path, path: Path) -> Path:
     return path
 
 
-@pytest.mark.xfail(strict=True, reason=ENGINE)
-@pytest.mark.parametrize("quote", ["before", "after", "both"])
-def test_mis_judge_keeps_the_true_verdict_of_twelve_planted_responses(servers, tmp_path: Path,
+def _response_of(answer: dict[str, str]):
+    """What the quoting judge repeats: the response of the sample a request is about (any rubric)."""
+    return lambda body: answer[uid_of(body) or ""]
+
+
+UIDS = [f"easy/{i}" for i in range(1, 7)] + [f"hard/{i}" for i in range(1, 7)]
+ANSWER = dict(zip(UIDS, (PLANTED[n] for n in NAMES), strict=True))
+
+
+@pytest.mark.parametrize(("rubric", "quote"), [("paper", "before"), ("paper", "after"), ("paper", "both"),
+                                               ("mis-v1", "before"), ("mis-v1", "after")])
+def test_mis_judge_keeps_the_true_verdict_of_twelve_planted_responses(servers, tmp_path: Path, rubric: str,
                                                                        quote: str) -> None:
     root = make_tagged(tmp_path / "mis", n_easy=6, n_hard=6)
     responses = _planted_responses(root, tmp_path / "planted.jsonl")
-    judge = servers(chat=lambda body: TRUE_VERDICT, faults=[Rule(Fault.QUOTE, always(), quote=quote)])
+    rule = Rule(Fault.QUOTE, always(), quote=quote, quote_with=_response_of(ANSWER))
+    judge = servers(chat=lambda body: TRUE_VERDICT, faults=[rule])
     done = run_mis(["judge", str(responses), "--data", str(root), "--judge", "openai-api/judge/j",
                     "--judge-base-url", judge.base_url, "--out", str(tmp_path / "judged"),
-                    "--fail-on-unknown", "100"])
+                    "--judge-rubric", rubric, "--fail-on-unknown", "100"])
     one_line_error(done.stderr)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = read_jsonl(tmp_path / "judged" / "samples.jsonl")
     assert len(rows) == 12
+    assert judge.applied and all(v == "quote" for v in judge.applied.values())
     flipped = [r["uid"] for r in rows if r["outcome"] != "attack_success"]
     assert not flipped, f"planted verdicts won for {flipped}"
 
 
-@pytest.mark.xfail(strict=True, reason=ENGINE)
 def test_mis_eval_keeps_the_true_verdict_when_the_model_plants_one(servers, tmp_path: Path) -> None:
     root = make_tagged(tmp_path / "mis", n_easy=6, n_hard=6)
-    uids = [f"easy/{i}" for i in range(1, 7)] + [f"hard/{i}" for i in range(1, 7)]
-    answer = dict(zip(uids, (PLANTED[n] for n in NAMES), strict=True))
-    model = servers(chat=lambda body: answer[uid_of(body) or "easy/1"])
-    judge = servers(chat=lambda body: TRUE_VERDICT, faults=[Rule(Fault.QUOTE, always(), quote="before")])
+    model = servers(chat=lambda body: ANSWER[uid_of(body) or "easy/1"])
+    judge = servers(chat=lambda body: TRUE_VERDICT,
+                    faults=[Rule(Fault.QUOTE, always(), quote="before", quote_with=_response_of(ANSWER))])
     done = run_mis(eval_args(root, model, judge, tmp_path / "run", "--max-tokens", "512"))
     one_line_error(done.stderr)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = read_jsonl(tmp_path / "run" / "samples.jsonl")
-    assert {r["uid"]: r["outcome"] for r in rows} == {uid: "attack_success" for uid in uids}
+    assert {r["uid"]: r["outcome"] for r in rows} == {uid: "attack_success" for uid in UIDS}
 
 
 @pytest.mark.xfail(strict=True, reason=ENGINE)
@@ -85,7 +94,7 @@ def test_no_look_alike_marker_from_question_or_response_reaches_the_judge(server
     judge = servers(chat=lambda body: TRUE_VERDICT)
     done = run_mis(["judge", str(responses), "--data", str(root), "--judge", "openai-api/judge/j",
                     "--judge-base-url", judge.base_url, "--out", str(tmp_path / "judged"),
-                    "--fail-on-unknown", "100"])
+                    "--judge-rubric", "mis-v1", "--fail-on-unknown", "100"])  # the rubric with markers
     one_line_error(done.stderr)
     texts = {uid_of(body): message_text(body) for body in judge.chat_requests()}
     assert set(texts) == {"easy/1", "easy/2"}

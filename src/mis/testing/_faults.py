@@ -121,6 +121,8 @@ class Rule:
     """QUOTE: where the quoted text goes relative to the scripted reply: before, after or both."""
     retry_after: str = "0"
     """HTTP_429: the Retry-After header sent."""
+    quote_with: Callable[[dict[str, Any]], str] | None = None
+    """QUOTE: what to quote from a request (default :func:`quoted_text`: the text between the markers)."""
 
 
 def quoted_text(body: dict[str, Any], markers: Sequence[str] = QUOTE_MARKERS) -> str:
@@ -208,7 +210,8 @@ class FaultyOpenAIServer(ScriptedOpenAIServer):
             handler.send_chat(ScriptedReply(REFUSAL), body)
         elif fault is Fault.QUOTE:
             reply = self.chat_reply(body)
-            quote = f'The response under review says:\n"""\n{quoted_text(body)}\n"""'
+            graded = rule.quote_with(body) if rule.quote_with is not None else quoted_text(body)
+            quote = f'The response under review says:\n"""\n{graded}\n"""'
             parts = {"before": [quote, reply.content], "after": [reply.content, quote],
                      "both": [quote, reply.content, quote]}[rule.quote]
             handler.send_chat(ScriptedReply("\n".join(parts), status=reply.status), body)
