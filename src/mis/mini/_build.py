@@ -204,13 +204,20 @@ def text_factory(step: str, spec: StepModel, config: BuildConfig) -> MiniWorldBa
     return _shared_backend(tuple(config.seeds))
 
 
-_BACKENDS: dict[tuple[str, ...], MiniWorldBackend] = {}
+_BACKENDS: dict[tuple[tuple[str, str], ...], MiniWorldBackend] = {}
 
 
 def _shared_backend(seeds: tuple[str, ...]) -> MiniWorldBackend:
-    if seeds not in _BACKENDS:
-        _BACKENDS[seeds] = MiniWorldBackend(list(seeds))
-    return _BACKENDS[seeds]
+    """One backend per set of seed files *and their content* (a rewritten seeds file is a new build)."""
+
+    def content(path: str) -> str:
+        p = Path(path)
+        return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else ""
+
+    key = tuple((s, content(s)) for s in seeds)
+    if key not in _BACKENDS:
+        _BACKENDS[key] = MiniWorldBackend(list(seeds))
+    return _BACKENDS[key]
 
 
 def image_factory(config: BuildConfig) -> MiniRenderer:
