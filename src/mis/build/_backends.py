@@ -1,6 +1,7 @@
 """Resolve model / text-to-image names in a BuildConfig to backend objects, and the plug-in registry.
 
-Names: ``offline`` (template generator for writing steps, exact checker for checking steps),
+Names: ``offline`` (template generator for writing steps, exact checker for checking steps; both,
+and the ``offline`` renderer, come from :mod:`mis.mini`, the one offline world),
 ``offline/template``, ``offline/exact``, a name registered with :func:`register_text_backend`,
 ``package.module:factory`` (called as ``factory(step, spec, config)``), or else an inspect model string.
 Text-to-image: ``offline``, ``diffusers``, ``openai``, a name registered with
@@ -60,9 +61,13 @@ class Backends:
 
 
 def _offline_world(config: BuildConfig) -> Any:
-    from mis.build._offline import OfflineWorld
+    """The one offline world (mis.mini's ``world.yaml``), or the file ``world:`` names."""
+    from mis.build._offline import load_world
 
-    return OfflineWorld.load(config.world)
+    try:
+        return load_world(config.world)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"world: cannot read {config.world}: {exc}") from None
 
 
 def text_backend(step: str, config: BuildConfig, cache: dict[str, TextBackend]) -> TextBackend:

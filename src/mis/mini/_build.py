@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from mis.mini._dataset import MiniConfig, MiniItem, plan
 from mis.mini._labels import safety_cot
-from mis.mini._render import render_object
+from mis.mini._offline import OBJECT_KEY, ProceduralRenderer, image_object
 from mis.mini._world import World, load_world, with_article
 
 if TYPE_CHECKING:
@@ -41,15 +41,13 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-OBJECT_KEY = "mis:object"
 _SEED = re.compile(r"^mis-mini (?P<split>\w+)/(?P<id>\d+): (?P<first>[a-z ]+) \+ (?P<second>[a-z ]+) "
                    r"\(instruction (?P<instr>\d+)\)$")
 
 
 def world_sha() -> str:
     """Hash of the packaged world file: part of every backend's settings, so edits invalidate caches."""
-    text = resources.files("mis.mini").joinpath("world.yaml").read_text(encoding="utf-8")
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return load_world().sha
 
 
 def seed_query(item: MiniItem) -> str:
@@ -74,15 +72,6 @@ def write_seeds(items: list[MiniItem], path: Path, world: World | None = None) -
             category, _ = item.category(world)
             fh.write(json.dumps({"query": seed_query(item), "category": category}) + "\n")
     return path
-
-
-def image_object(path: Path) -> str | None:
-    """The object stamped into a MIS-mini render, or None."""
-    from PIL import Image as PILImage
-
-    with PILImage.open(path) as im:
-        value = im.info.get(OBJECT_KEY)
-    return value if isinstance(value, str) else None
 
 
 class MiniWorldBackend:
@@ -178,14 +167,17 @@ class MiniWorldBackend:
         return json.dumps({"safe": True, "reason": "names both objects, states the risk, answers safely"})
 
 
-class MiniRenderer:
-    """Draws MIS-mini objects (an ImageBackend), stamping the object name into ``mis:object``."""
+class MiniRenderer(ProceduralRenderer):
+    """The offline renderer without flaws, for MIS-mini's square images (stamps ``mis:object``)."""
 
     name = "mis-mini/render"
 
+    def __init__(self) -> None:
+        super().__init__(flaw_every=0)
+
     def settings(self) -> dict[str, Any]:
         """The world determines the pixels."""
-        return {"world": world_sha()}
+        return {"world": self.world.sha}
 
     def render(self, request: ImageRequest) -> Image:
         """The object's icon at the requested size, jittered by the request's seed."""
@@ -194,9 +186,9 @@ class MiniRenderer:
         if request.width != request.height:
             raise BackendError(f"{self.name}: MIS-mini images are square, got "
                                f"{request.width}x{request.height}")
-        image = render_object(request.object, size=request.width, seed=request.seed)
-        image.info[OBJECT_KEY] = request.object
-        return image
+        if self.world.find(request.object) is None:
+            raise BackendError(f"{self.name}: MIS-mini has no object {request.object!r}")
+        return super().render(request)
 
 
 def text_factory(step: str, spec: StepModel, config: BuildConfig) -> MiniWorldBackend:
