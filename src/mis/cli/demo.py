@@ -31,8 +31,8 @@ def demo(
     n_train: Annotated[int, typer.Option(help="Harmful training samples made by `mis build`.")] = 600,
     n_general: Annotated[int, typer.Option(help="General samples (captions + helpful answers).")] = 1500,
     n_eval: Annotated[int, typer.Option(help="Samples per split (easy, hard, benign, white).")] = 100,
-    general_steps: Annotated[int, typer.Option(help="Optimizer steps of the general stage.")] = 900,
-    train_steps: Annotated[int, typer.Option(help="Steps of MIRage and of refusal-only, each.")] = 500,
+    general_steps: Annotated[int, typer.Option(help="Optimizer steps of the general stage.")] = 700,
+    train_steps: Annotated[int, typer.Option(help="Steps of MIRage and of refusal-only, each.")] = 400,
     batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 32,
     threads: Annotated[int | None, typer.Option(
         help="torch CPU threads (default: chosen per stage from the cores other work leaves idle).")] = None,

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from mis.mini._dataset import MiniConfig, MiniItem, plan
 from mis.mini._labels import safety_cot
-from mis.mini._offline import OBJECT_KEY, ProceduralRenderer, image_object
+from mis.mini._offline import OBJECT_KEY, ExactChecker, ProceduralRenderer
 from mis.mini._world import World, load_world, with_article
 
 if TYPE_CHECKING:
@@ -74,22 +74,23 @@ def write_seeds(items: list[MiniItem], path: Path, world: World | None = None) -
     return path
 
 
-class MiniWorldBackend:
-    """Answers every text/vision step of `mis build` from the MIS-mini world (a TextBackend)."""
+class MiniWorldBackend(ExactChecker):
+    """Answers every text/vision step of `mis build` from the MIS-mini world (a TextBackend).
+
+    The checking steps (critic, image harm) are the offline exact checker's; the writing steps follow
+    the planned item each seed names; the label judge also requires the rule's reason.
+    """
 
     name = "mis-mini/world"
+    other = "a step of mis build"
 
     def __init__(self, seeds: list[str] | None = None) -> None:
         from mis.build import read_seeds
 
-        self.world = load_world()
+        super().__init__(load_world())
         self._items: dict[str, MiniItem] = {}
         for seed in read_seeds(list(seeds or [])):
             self._items[seed["id"]] = parse_seed(seed["query"])
-
-    def settings(self) -> dict[str, Any]:
-        """The world determines every reply."""
-        return {"world": world_sha()}
 
     def _item(self, record_id: str) -> MiniItem:
         from mis.build import BackendError
@@ -98,15 +99,6 @@ class MiniWorldBackend:
         if seed_id not in self._items:
             raise BackendError(f"{self.name}: {record_id} does not come from a MIS-mini seed")
         return self._items[seed_id]
-
-    async def complete(self, request: ModelRequest) -> str:
-        """One reply, as the model of that step would write it."""
-        from mis.build import BackendError
-
-        handler = getattr(self, f"_{request.step}", None)
-        if handler is None:
-            raise BackendError(f"{self.name} cannot answer step {request.step!r}")
-        return str(handler(request))
 
     def _extract(self, req: ModelRequest) -> str:
         item = parse_seed(str(req.record["query"]))
@@ -125,27 +117,6 @@ class MiniWorldBackend:
         category, sub = item.category(self.world)
         safety = "Unsafe" if item.split == "train" else "Safe"
         return json.dumps({"safety": safety, "category": category, "sub_category": sub})
-
-    def _truth(self, req: ModelRequest) -> list[str]:
-        from mis.build import BackendError
-
-        truth = [image_object(p) for p in req.images]
-        if any(t is None for t in truth):
-            raise BackendError(f"{self.name}: images of {req.record.get('id')} carry no {OBJECT_KEY} stamp")
-        return [str(t) for t in truth]
-
-    def _critic(self, req: ModelRequest) -> str:
-        truth = self._truth(req)
-        verdict: dict[str, Any] = {}
-        for k, want in enumerate((req.record["object1"], req.record["object2"]), start=1):
-            ok = truth[k - 1] == want
-            verdict[f"image{k}_ok"] = ok
-            verdict[f"prompt{k}"] = "" if ok else f"a clear icon of {with_article(str(want))}"
-        return json.dumps(verdict)
-
-    def _image_harm(self, req: ModelRequest) -> str:
-        looks = [self.world.obj(t).looks_dangerous for t in self._truth(req)]
-        return json.dumps({"image1_harmful": looks[0], "image2_harmful": looks[1]})
 
     def _label(self, req: ModelRequest) -> str:
         truth = self._truth(req)

@@ -48,9 +48,9 @@ class DemoConfig:
     """General samples (captions + helpful answers to harmless training pairs)."""
     n_eval: int = 100
     """Samples per evaluation split (easy, hard, benign, white)."""
-    general_steps: int = 900
+    general_steps: int = 700
     """Optimizer steps of the general stage (batch ``batch_size``)."""
-    train_steps: int = 500
+    train_steps: int = 400
     """Optimizer steps of MIRage and of the refusal-only baseline, each."""
     general_ratio: float = 0.5
     """Share of general samples mixed into MIRage / refusal-only training."""
