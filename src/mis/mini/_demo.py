@@ -83,11 +83,12 @@ def tiny_size() -> Any:
                     merge=4, vocab_size=1024, max_positions=512)
 
 
-def _train(cfg: DemoConfig, cache: StageCache, stage: str, model: Path, data: Path, out: Path, steps: int,
-           lr: float, general: Path | None, splits: list[str] | None, *, freeze_vision: bool = True) -> None:
-    from mis.train import resolve_config, train
+def _train_config(cfg: DemoConfig, model: Path, data: Path, out: Path, steps: int, lr: float,
+                  general: Path | None, splits: list[str] | None, *, freeze_vision: bool = True) -> Any:
+    """The resolved TrainConfig of one fine-tune (the tiny-cpu recipe + the demo's settings)."""
+    from mis.train import resolve_config
 
-    config = resolve_config(
+    return resolve_config(
         "tiny-cpu", model=str(model), data=str(data), out=str(out), splits=splits, max_steps=steps,
         batch_size=cfg.batch_size, lr=lr, lr_scheduler="constant_with_warmup", warmup_ratio=0.05,
         max_length=256,
@@ -95,6 +96,16 @@ def _train(cfg: DemoConfig, cache: StageCache, stage: str, model: Path, data: Pa
         freeze_vision=freeze_vision,
         general_data=str(general) if general else None, general_ratio=cfg.general_ratio if general else None,
     )
+
+
+def _train_key(config: Any) -> dict[str, Any]:
+    """Every resolved training field except paths (their stages' hashes stand in for them)."""
+    paths = {"model", "data", "general_data", "out", "logging_steps", "save_steps", "validate"}
+    return {k: v for k, v in config.to_dict().items() if k not in paths}
+
+
+def _train(cache: StageCache, stage: str, config: Any) -> None:
+    from mis.train import train
 
     def on_progress(event: TrainProgress) -> None:
         cache.emit(DemoEvent(stage, "train", "", train=event))
@@ -175,32 +186,30 @@ def _run_demo(cfg: DemoConfig, on_event: DemoHook | None) -> dict[str, Any]:
     refusal = cache.run("refusal_data", "refusal-only labels for the train split",
                         {"build": build, "refusal": load_world().labels["refusal"]}, [data / "refusal"],
                         data / "refusal" / "mis_train.json", refusal_data)
-    common = {"batch_size": cfg.batch_size, "seed": cfg.seed, "recipe": "tiny-cpu"}
 
-    def fine_tune(name: str, what: str, key: dict[str, Any], *args: Any, **kw: Any) -> str:
-        target: Path = args[2]
+    def fine_tune(name: str, what: str, upstream: dict[str, str], *args: Any, **kw: Any) -> str:
+        config = _train_config(cfg, *args, **kw)
 
         def run() -> None:
             _set_threads(cfg, threads, name)
-            _train(cfg, cache, name, *args, **kw)
+            _train(cache, name, config)
 
-        return cache.run(name, what, {**common, **key}, [target], target / "README.md", run)
+        out_dir = Path(str(config.out))
+        key = {**upstream, **_train_key(config)}
+        return cache.run(name, what, key, [out_dir], out_dir / "README.md", run)
 
     base = fine_tune("train_general", f"general stage: {cfg.general_steps} steps x {cfg.batch_size} "
-                     "(captions + helpful answers, from scratch)",
-                     {"init": init, "data": build, "steps": cfg.general_steps, "lr": cfg.lr_general},
+                     "(captions + helpful answers, from scratch)", {"init": init, "data": build},
                      models / "init", general, models / "base", cfg.general_steps, cfg.lr_general, None, None,
                      freeze_vision=False)  # from scratch: the vision tower must learn too
     tuned = {"base": base}
     tuned["mirage"] = fine_tune(
         "train_mirage", f"MIRage: {cfg.train_steps} steps on safety-CoT labels + general data",
-        {"base": base, "data": build, "steps": cfg.train_steps, "lr": cfg.lr,
-         "general_ratio": cfg.general_ratio},
+        {"base": base, "data": build},
         models / "base", mis_mini, models / "mirage", cfg.train_steps, cfg.lr, general, ["train"])
     tuned["refusal"] = fine_tune(
         "train_refusal", f"refusal-only: {cfg.train_steps} steps on refusals + general data",
-        {"base": base, "data": refusal, "general": build, "steps": cfg.train_steps, "lr": cfg.lr,
-         "general_ratio": cfg.general_ratio},
+        {"base": base, "data": refusal, "general": build},
         models / "base", data / "refusal", models / "refusal", cfg.train_steps, cfg.lr, general, ["train"])
     evals = {}
     for name in MODELS:
