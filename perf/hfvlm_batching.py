@@ -1,7 +1,7 @@
 """Generation throughput of the `hfvlm/` provider: batched (one padded forward pass) vs one by one.
 
     .venv/bin/python perf/hfvlm_batching.py [--arch idefics3] [--samples 32] [--batch-size 8]
-        [--max-tokens 16] [--repeats 5]
+        [--max-tokens 16] [--repeats 5] [--threads N]
 
 Both modes run the same two-image chats through inspect's `get_model("hfvlm/...")` on a tiny model
 built offline by `mis.models.tiny`; the baseline is `batch_size=1` (what the authors' scripts do: one
@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args()
 
     import torch
@@ -41,6 +42,8 @@ def main() -> None:
     from mis.models import make_tiny_model
 
     torch.manual_seed(0)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     before = load_average()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

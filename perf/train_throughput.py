@@ -1,6 +1,7 @@
 """Training throughput on CPU: full fine-tuning vs LoRA vs TRL's fused LM head on a tiny model.
 
-    .venv/bin/python perf/train_throughput.py [--arch qwen2_vl] [--steps 20] [--samples 16] [--repeats 3]
+    .venv/bin/python perf/train_throughput.py [--arch qwen2_vl] [--steps 100] [--samples 16] [--repeats 3]
+        [--threads N]
 
 Each run is its own process (so peak RSS is that mode's own) through `mis.train.train` with the
 tiny-cpu recipe, on synthetic two-image samples with safety-CoT-length targets. The modes are repeated
@@ -101,13 +102,18 @@ def one(mode: str, arch: str, steps: int, samples: int, work: Path, batch_size: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", default="qwen2_vl")
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--samples", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=None, help="default: the tiny-cpu recipe's")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved runs per mode")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--one", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
         with tempfile.TemporaryDirectory() as tmp:
             print(json.dumps(one(args.one, args.arch, args.steps, args.samples, Path(tmp), args.batch_size)))
         return
@@ -115,8 +121,9 @@ def main() -> None:
 
     def run(mode: str) -> float:
         batch = ["--batch-size", str(args.batch_size)] if args.batch_size else []
+        threads = ["--threads", str(args.threads)] if args.threads else []
         cmd = [sys.executable, __file__, "--one", mode, "--arch", args.arch, "--steps", str(args.steps),
-               "--samples", str(args.samples), *batch]
+               "--samples", str(args.samples), *batch, *threads]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         row = json.loads(proc.stdout.strip().splitlines()[-1])
         runs[mode].append(row)
@@ -126,7 +133,8 @@ def main() -> None:
     interleaved({mode: (lambda mode=mode: run(mode)) for mode in MODES}, args.repeats)
     after = load_average()
     batch = runs["full"][0]["batch"]
-    print(f"tiny {args.arch}, {args.steps} steps x batch {batch}, CPU (torch threads: default), "
+    threads = args.threads or "default"
+    print(f"tiny {args.arch}, {args.steps} steps x batch {batch}, CPU (torch threads: {threads}), "
           f"{args.repeats} interleaved repeats per mode")
     print(f"before: {before}; after: {after}")
     print("full = full fine-tuning, model's own cross-entropy (tiny-cpu); lora = LoRA, same loss;")
