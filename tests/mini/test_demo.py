@@ -81,3 +81,38 @@ def test_demo_runs_every_stage_then_reruns_only_what_changed(tmp_path):
     assert built == planned  # the data evaluated now is seed 1's draw
     assert _fingerprint(out) != seed0_fingerprint  # and the evaluations ran on it
     assert seed1["stage_keys"]["eval_base"] != results["stage_keys"]["eval_base"]
+
+
+def test_thread_governor_follows_other_work_and_respects_a_fixed_count():
+    """Real busy processes on every core: the governor drops torch to one thread within a check."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import torch
+
+    from mis.mini._stages import ThreadGovernor, choose_threads
+
+    before = torch.get_num_threads()
+    try:
+        fixed = ThreadGovernor(requested=3)
+        assert fixed.start() == 3 and choose_threads(3) == 3
+        fixed.check()
+        assert fixed.used == [3] and torch.get_num_threads() == 3
+
+        governor = ThreadGovernor(every_s=0.5)
+        governor.start()
+        hog = [sys.executable, "-c", "while True: pass"]
+        hogs = [subprocess.Popen(hog) for _ in range(os.cpu_count() or 1)]
+        try:
+            time.sleep(1.0)
+            governor.check()
+            assert governor.used[-1] == 1 and torch.get_num_threads() == 1
+            assert choose_threads() == 1  # the stage-start measurement sees them too
+        finally:
+            for hog in hogs:
+                hog.kill()
+                hog.wait()
+    finally:
+        torch.set_num_threads(before)

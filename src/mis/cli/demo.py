@@ -64,7 +64,7 @@ def demo(
     cached = set(results.get("cached", []))
     timings = ", ".join(f"{k} {v:.0f}s" + (" (cached)" if k in cached else "")
                         for k, v in results["timings_s"].items())
-    used = "/".join(str(t) for t in sorted(set(results["threads"].values()))) or "-"
+    used = "/".join(str(t) for t in sorted({t for ts in results["threads"].values() for t in ts})) or "-"
     console.print(f"wall time: {timings}; torch threads {used}", highlight=False)
     console.print(f"results: {out / 'demo_results.json'}  report: {results['report']}")
 

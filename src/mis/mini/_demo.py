@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mis.mini._dataset import MiniConfig
-from mis.mini._stages import DemoEvent, DemoHook, StageCache, choose_threads
+from mis.mini._stages import DemoEvent, DemoHook, StageCache, ThreadGovernor
 from mis.mini._world import load_world
 from mis.train import TrainProgress
 
@@ -104,10 +104,11 @@ def _train_key(config: Any) -> dict[str, Any]:
     return {k: v for k, v in config.to_dict().items() if k not in paths}
 
 
-def _train(cache: StageCache, stage: str, config: Any) -> None:
+def _train(cache: StageCache, stage: str, config: Any, governor: ThreadGovernor) -> None:
     from mis.train import train
 
     def on_progress(event: TrainProgress) -> None:
+        governor.check()  # another job may have started (or ended) since the stage began
         cache.emit(DemoEvent(stage, "train", "", train=event))
 
     train(config, on_progress=on_progress)
@@ -126,12 +127,12 @@ def _evaluate(cfg: DemoConfig, model: Path, data: Path, out: Path) -> None:
                         batch_size=cfg.eval_batch_size, max_tokens=cfg.max_tokens, fail_on_unknown=0.0))
 
 
-def _set_threads(cfg: DemoConfig, used: dict[str, int], stage: str) -> None:
+def _governor(cfg: DemoConfig, used: dict[str, list[int]], stage: str) -> ThreadGovernor:
     """Choose torch's threads for the stage about to run (from the load now, unless --threads)."""
-    import torch
-
-    used[stage] = choose_threads(cfg.threads)
-    torch.set_num_threads(used[stage])
+    governor = ThreadGovernor(cfg.threads)
+    governor.start()
+    used[stage] = governor.used  # the same list: later changes during the stage show up too
+    return governor
 
 
 def run_demo(cfg: DemoConfig, on_event: DemoHook | None = None) -> dict[str, Any]:
@@ -160,7 +161,7 @@ def _run_demo(cfg: DemoConfig, on_event: DemoHook | None) -> dict[str, Any]:
     data, models, runs = out / "data", out / "models", out / "runs"
     out.mkdir(parents=True, exist_ok=True)
     cache = StageCache(out, on_event)
-    threads: dict[str, int] = {}
+    threads: dict[str, list[int]] = {}
     t_all = time.perf_counter()
     mini = cfg.mini()
     mis_mini, general = data / "mis_mini", data / "general"
@@ -191,8 +192,7 @@ def _run_demo(cfg: DemoConfig, on_event: DemoHook | None) -> dict[str, Any]:
         config = _train_config(cfg, *args, **kw)
 
         def run() -> None:
-            _set_threads(cfg, threads, name)
-            _train(cache, name, config)
+            _train(cache, name, config, _governor(cfg, threads, name))
 
         out_dir = Path(str(config.out))
         key = {**upstream, **_train_key(config)}
@@ -214,7 +214,7 @@ def _run_demo(cfg: DemoConfig, on_event: DemoHook | None) -> dict[str, Any]:
     evals = {}
     for name in MODELS:
         def evaluate(name: str = name) -> None:
-            _set_threads(cfg, threads, f"eval_{name}")
+            _governor(cfg, threads, f"eval_{name}")
             _evaluate(cfg, models / name, mis_mini, runs / name)
 
         evals[name] = cache.run(
@@ -248,7 +248,7 @@ def _perception_rates(samples: Path) -> dict[str, float]:
     return {s: round(100 * sum(v) / len(v), 2) for s, v in per.items() if v}
 
 
-def collect(cfg: DemoConfig, threads: dict[str, int]) -> dict[str, Any]:
+def collect(cfg: DemoConfig, threads: dict[str, list[int]]) -> dict[str, Any]:
     """Per model and split: ASR, HR, RSR, RR, unknown, and both-objects-named rate (exactly as measured)."""
     runs = Path(cfg.out) / "runs"
     table: dict[str, dict[str, Any]] = {}

@@ -24,7 +24,7 @@ from typing import Any
 
 from mis.train import TrainProgress
 
-__all__ = ["DemoEvent", "DemoHook", "StageCache", "choose_threads", "key_hash"]
+__all__ = ["DemoEvent", "DemoHook", "StageCache", "ThreadGovernor", "choose_threads", "key_hash"]
 
 logger = logging.getLogger(__name__)
 
@@ -101,26 +101,24 @@ class StageCache:
         return digest
 
 
-def _busy_cores(cores: int, interval_s: float) -> float | None:
-    """Cores kept busy by all processes over ``interval_s`` (from /proc/stat), None where unreadable."""
-
-    def sample() -> tuple[int, int] | None:
-        try:
-            fields = Path("/proc/stat").read_text(encoding="utf-8").splitlines()[0].split()[1:]
-        except OSError:
-            return None
-        values = [int(v) for v in fields]
-        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
-        return sum(values[:8]), idle
-
-    first = sample()
-    time.sleep(interval_s)
-    second = sample()
-    if first is None or second is None or second[0] <= first[0]:
+def _cpu_sample() -> tuple[int, int] | None:
+    """(total, idle) jiffies of all CPUs from /proc/stat, None where unreadable."""
+    try:
+        fields = Path("/proc/stat").read_text(encoding="utf-8").splitlines()[0].split()[1:]
+    except OSError:
         return None
-    total, idle = second[0] - first[0], second[1] - first[1]
-    machine = os.cpu_count() or cores
-    return machine * (1 - idle / total)
+    values = [int(v) for v in fields]
+    return sum(values[:8]), values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+
+
+def _usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _threads_for(others_busy: float) -> int:
+    """The usable cores that ``others_busy`` cores of other work leave idle (at least 1)."""
+    idle = (os.cpu_count() or _usable_cores()) - others_busy
+    return max(1, min(_usable_cores(), int(idle + 0.5)))
 
 
 def choose_threads(requested: int | None = None, *, interval_s: float = 0.5) -> int:
@@ -128,14 +126,66 @@ def choose_threads(requested: int | None = None, *, interval_s: float = 0.5) -> 
 
     OpenMP threads wait for each other at every operation, so a thread on a core another process keeps
     busy slows all of them down (measured: two threads 2-5x slower than one on a loaded 2-core machine).
-    The busy share is measured now (0.5 s of /proc/stat), not the 1-minute load average, which lags a
-    job that has just started; the load average is the fallback.
+    The busy share is measured now (``interval_s`` of /proc/stat), not the 1-minute load average, which
+    lags a job that has just started; the load average is the fallback.
     """
     if requested:
         return requested
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    busy = _busy_cores(cores, interval_s)
-    if busy is None:
+    first = _cpu_sample()
+    time.sleep(interval_s)
+    second = _cpu_sample()
+    if first is None or second is None or second[0] <= first[0]:
         busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    idle = (os.cpu_count() or cores) - busy
-    return max(1, min(cores, int(idle + 0.5)))
+    else:
+        busy = (os.cpu_count() or 1) * (1 - (second[1] - first[1]) / (second[0] - first[0]))
+    return _threads_for(busy)
+
+
+@dataclass
+class ThreadGovernor:
+    """Keeps torch's threads at the cores other work leaves idle, re-checked while a stage runs.
+
+    A choice made at the start of a 3-minute stage goes stale when another job starts (measured: a
+    general stage that began on an idle machine with two threads ran 2-3x slower once other test suites
+    started). :meth:`check` is cheap and called at every training step; every ``every_s`` seconds it
+    takes the machine's busy cores from /proc/stat over the interval, subtracts this process's own CPU
+    time, and resets the thread count if the idle cores changed. ``requested`` fixes it instead.
+    """
+
+    requested: int | None = None
+    every_s: float = 10.0
+    used: list[int] = field(default_factory=list)
+    _last: tuple[float, float, tuple[int, int]] | None = None
+
+    def _set(self, threads: int) -> None:
+        import torch
+
+        if not self.used or self.used[-1] != threads:
+            torch.set_num_threads(threads)
+            self.used.append(threads)
+            logger.debug("demo: torch threads -> %d", threads)
+
+    def start(self) -> int:
+        """Choose the threads for a stage about to run (0.5 s measurement); return them."""
+        self._set(choose_threads(self.requested))
+        sample = _cpu_sample()
+        self._last = (time.perf_counter(), time.process_time(), sample) if sample else None
+        return self.used[-1]
+
+    def check(self) -> None:
+        """Re-measure when ``every_s`` has passed since the last measurement; adjust the threads."""
+        if self.requested or self._last is None:
+            return
+        wall0, own0, (total0, idle0) = self._last
+        wall = time.perf_counter()
+        if wall - wall0 < self.every_s:
+            return
+        sample = _cpu_sample()
+        if sample is None or sample[0] <= total0:
+            return
+        own = time.process_time()
+        total, idle = sample
+        machine_busy = (os.cpu_count() or 1) * (1 - (idle - idle0) / (total - total0))
+        others = max(0.0, machine_busy - (own - own0) / (wall - wall0))
+        self._last = (wall, own, sample)
+        self._set(_threads_for(others))
