@@ -62,10 +62,10 @@ class Backends:
 
 def _offline_world(config: BuildConfig) -> Any:
     """The one offline world (mis.mini's ``world.yaml``), or the file ``world:`` names."""
-    from mis.build._offline import load_world
+    from mis.build._offline import plugin
 
     try:
-        return load_world(config.world)
+        return plugin("load_world")(config.world)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"world: cannot read {config.world}: {exc}") from None
 
@@ -78,9 +78,9 @@ def text_backend(step: str, config: BuildConfig, cache: dict[str, TextBackend]) 
         name = "offline/exact" if step in CHECK_STEPS else "offline/template"
     if name in ("offline/template", "offline/exact"):
         if name not in cache:
-            from mis.build._offline import ExactChecker, TemplateGenerator
+            from mis.build._offline import plugin
 
-            cls = TemplateGenerator if name == "offline/template" else ExactChecker
+            cls = plugin("TemplateGenerator" if name == "offline/template" else "ExactChecker")
             cache[name] = cls(_offline_world(config))
         return cache[name]
     if name in _TEXT:
@@ -96,9 +96,9 @@ def image_backend(config: BuildConfig) -> ImageBackend:
     """The text-to-image backend of a config."""
     kind = config.t2i.backend
     if kind == "offline":
-        from mis.build._offline import ProceduralRenderer
+        from mis.build._offline import plugin
 
-        return ProceduralRenderer(_offline_world(config), flaw_every=5)
+        return plugin("ProceduralRenderer")(_offline_world(config), flaw_every=5)  # type: ignore[no-any-return]
     if kind == "diffusers":
         from mis.build._images import DiffusersImageBackend
 
