@@ -162,3 +162,58 @@ def test_more_seeds_grow_a_finished_build(tmp_path):
     assert sum(grown.final.values()) > sum(small.final.values())
     fresh = run_build(BuildConfig(seeds=[str(seeds)], out=str(tmp_path / "fresh")))
     assert fresh.final == grown.final  # same result as building all seeds at once
+
+
+def test_offline_backends_use_the_one_world_of_mis_mini(tmp_path):
+    """`--config offline` draws, checks and labels MIS-mini's objects and rules (one offline world)."""
+    from mis.build import ImageRequest, ProceduralRenderer, TemplateGenerator
+    from mis.mini import load_world, render_object
+    from mis.mini._offline import ProceduralRenderer as MiniProcedural
+
+    assert ProceduralRenderer is MiniProcedural and TemplateGenerator.__module__ == "mis.mini._offline"
+    world = load_world()
+    out = tmp_path / "out"
+    result = run_build(BuildConfig(seeds=[str(_seeds(tmp_path)[0])], out=str(out)))
+    assert result.status == "complete", result.message
+    names = {f"{'an' if o.name[0] in 'aeiou' else 'a'} {o.name}" for o in world.objects}
+    rendered = [json.loads(x) for x in (out / "render" / "records.jsonl").read_text().splitlines()]
+    assert rendered and all(set(r["objects"]) <= names for r in rendered)
+    manifest = read_manifest(out)
+    assert manifest.backends["extract"]["settings"] == {"world": world.sha}
+    # the renderer draws the world's icon for a world object (same pixels as mis.mini's renderer)
+    request = ImageRequest(record_id="r", index=0, object="a red flame", prompt="p", seed=3, width=64,
+                           height=64, round=1)
+    drawn = ProceduralRenderer(flaw_every=0).render(request)
+    assert list(drawn.getdata()) == list(render_object("red flame", size=64, seed=3).getdata())
+    assert drawn.info[OBJECT_KEY] == "a red flame"
+    # a pair one of the world's rules covers is labelled with that rule's safety chain of thought
+    records = [json.loads(x) for x in (out / "label" / "records.jsonl").read_text().splitlines()]
+    labels = [r for r in records if r["split"] == "train"]
+    assert labels and all(r["target"] for r in labels)
+    reasons = {r.reason for r in world.rules}
+    for rec in labels:
+        a, b = (world.find(o) for o in rec["objects"])
+        rule = world.rule_for(a, b) if a and b else None
+        assert (rule.reason in rec["target"]) if rule else not any(x in rec["target"] for x in reasons)
+    assert any(world.rule_for(*(world.find(o) for o in rec["objects"])) for rec in labels)  # both kinds seen
+
+
+def test_build_config_world_path_swaps_the_world_and_a_bad_one_is_one_line(tmp_path):
+    from importlib import resources
+
+    import yaml
+
+    raw = yaml.safe_load(resources.files("mis.mini").joinpath("world.yaml").read_text(encoding="utf-8"))
+    keep = ("red apple", "grey knife", "pink person")
+    raw["objects"] = {k: v for k, v in raw["objects"].items() if k in keep}
+    raw["rules"] = {"injury": raw["rules"]["injury"]}
+    (tmp_path / "w.yaml").write_text(yaml.safe_dump(raw))
+    out = tmp_path / "out"
+    seeds = [str(_seeds(tmp_path)[0])]
+    result = run_build(BuildConfig(seeds=seeds, out=str(out), world=str(tmp_path / "w.yaml")))
+    assert result.status == "complete", result.message
+    rendered = [json.loads(x) for x in (out / "render" / "records.jsonl").read_text().splitlines()]
+    assert {o for r in rendered for o in r["objects"]} <= {"a red apple", "a grey knife", "a pink person"}
+    (tmp_path / "bad.yaml").write_text("objects: {}\n")
+    with pytest.raises(ValueError, match=r"world: cannot read .*bad.yaml.*missing field"):
+        run_build(BuildConfig(seeds=seeds, out=str(tmp_path / "o2"), world=str(tmp_path / "bad.yaml")))

@@ -173,3 +173,44 @@ def test_plain_loss_equals_trl_fused_lm_head_loss(tiny_model_path, train_file, t
     _, plain = run_train(base, train_file, tmp_path / "plain", max_steps=2, fused_lm_head=False)
     assert len(fused) == len(plain) == 2
     assert fused[0] == pytest.approx(plain[0], rel=1e-4), (fused, plain)  # same batch, same weights
+
+
+def test_cli_training_prints_a_progress_bar_and_no_warning(tiny_model_path, train_file, tmp_path) -> None:
+    """The real `mis train` (LoRA + activation checkpointing: the paths that warned): a bar, no warning."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "NO_COLOR": "1",
+           "COLUMNS": "160"}
+    args = [str(Path(sys.executable).parent / "mis"), "train", "--recipe", "tiny-cpu", "--model",
+            str(tiny_model_path("qwen2_vl")), "--data", str(train_file), "--out", str(tmp_path / "out"),
+            "--max-steps", "3", "--lora", "--gradient-checkpointing"]
+    proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = (proc.stdout + proc.stderr).splitlines()
+    noisy = [ln for ln in lines if "Warning" in ln or "warnings.warn" in ln or "{'loss'" in ln
+             or "Loading weights" in ln or "[transformers]" in ln]
+    assert noisy == [], noisy
+    bar = [ln for ln in lines if "3/3 steps" in ln]
+    assert bar and "loss " in bar[-1] and "ETA" in bar[-1], lines
+
+
+def test_train_reports_each_step_and_raises_no_warning(tiny_model_path, train_file, tmp_path) -> None:
+    import warnings
+
+    from mis.train import TrainProgress, resolve_config, train
+
+    events: list[TrainProgress] = []
+    config = resolve_config("tiny-cpu", model=str(tiny_model_path("idefics3")), data=str(train_file),
+                            out=str(tmp_path / "out"), max_steps=3, gradient_checkpointing=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(config, on_progress=events.append)
+    raised = [f"{w.category.__name__}: {w.message}" for w in caught
+              if issubclass(w.category, FutureWarning | UserWarning)]
+    assert raised == []
+    steps = [e.step for e in events]
+    assert steps == sorted(steps) and steps[-1] == 3 and {1, 2, 3} <= set(steps)
+    assert all(e.total == 3 for e in events) and events[-1].done
+    assert events[-1].loss is not None and events[-1].loss > 0

@@ -1,6 +1,7 @@
 """Resolve model / text-to-image names in a BuildConfig to backend objects, and the plug-in registry.
 
-Names: ``offline`` (template generator for writing steps, exact checker for checking steps),
+Names: ``offline`` (template generator for writing steps, exact checker for checking steps; both,
+and the ``offline`` renderer, come from :mod:`mis.mini`, the one offline world),
 ``offline/template``, ``offline/exact``, a name registered with :func:`register_text_backend`,
 ``package.module:factory`` (called as ``factory(step, spec, config)``), or else an inspect model string.
 Text-to-image: ``offline``, ``diffusers``, ``openai``, a name registered with
@@ -60,9 +61,13 @@ class Backends:
 
 
 def _offline_world(config: BuildConfig) -> Any:
-    from mis.build._offline import OfflineWorld
+    """The one offline world (mis.mini's ``world.yaml``), or the file ``world:`` names."""
+    from mis.build._offline import plugin
 
-    return OfflineWorld.load(config.world)
+    try:
+        return plugin("load_world")(config.world)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"world: cannot read {config.world}: {exc}") from None
 
 
 def text_backend(step: str, config: BuildConfig, cache: dict[str, TextBackend]) -> TextBackend:
@@ -73,9 +78,9 @@ def text_backend(step: str, config: BuildConfig, cache: dict[str, TextBackend]) 
         name = "offline/exact" if step in CHECK_STEPS else "offline/template"
     if name in ("offline/template", "offline/exact"):
         if name not in cache:
-            from mis.build._offline import ExactChecker, TemplateGenerator
+            from mis.build._offline import plugin
 
-            cls = TemplateGenerator if name == "offline/template" else ExactChecker
+            cls = plugin("TemplateGenerator" if name == "offline/template" else "ExactChecker")
             cache[name] = cls(_offline_world(config))
         return cache[name]
     if name in _TEXT:
@@ -91,9 +96,9 @@ def image_backend(config: BuildConfig) -> ImageBackend:
     """The text-to-image backend of a config."""
     kind = config.t2i.backend
     if kind == "offline":
-        from mis.build._offline import ProceduralRenderer
+        from mis.build._offline import plugin
 
-        return ProceduralRenderer(_offline_world(config), flaw_every=5)
+        return plugin("ProceduralRenderer")(_offline_world(config), flaw_every=5)  # type: ignore[no-any-return]
     if kind == "diffusers":
         from mis.build._images import DiffusersImageBackend
 

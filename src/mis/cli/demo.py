@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from mis.cli._app import app, console, fail
+from mis.cli._app import app, console, err_console, fail
+from mis.cli.train import training_progress
+
+if TYPE_CHECKING:
+    from rich.status import Status
+
+    from mis.mini import DemoEvent
+    from mis.train import TrainProgress
 
 mini_app = typer.Typer(help="MIS-mini: a procedurally rendered multi-image safety world.",
                        no_args_is_help=True)
@@ -22,10 +31,11 @@ def demo(
     n_train: Annotated[int, typer.Option(help="Harmful training samples made by `mis build`.")] = 600,
     n_general: Annotated[int, typer.Option(help="General samples (captions + helpful answers).")] = 1500,
     n_eval: Annotated[int, typer.Option(help="Samples per split (easy, hard, benign, white).")] = 100,
-    general_steps: Annotated[int, typer.Option(help="Optimizer steps of the general stage.")] = 900,
-    train_steps: Annotated[int, typer.Option(help="Steps of MIRage and of refusal-only, each.")] = 500,
+    general_steps: Annotated[int, typer.Option(help="Optimizer steps of the general stage.")] = 700,
+    train_steps: Annotated[int, typer.Option(help="Steps of MIRage and of refusal-only, each.")] = 400,
     batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 32,
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: usable cores).")] = None,
+    threads: Annotated[int | None, typer.Option(
+        help="torch CPU threads (default: chosen per stage from the cores other work leaves idle).")] = None,
 ) -> None:
     """Build MIS-mini, train a tiny VLM (general stage, MIRage, refusal-only), evaluate, report."""
     from mis.mini import DemoConfig, demo_table, run_demo
@@ -40,8 +50,8 @@ def demo(
     cfg = DemoConfig(out=out, seed=seed, n_train=n_train, n_general=n_general, n_eval=n_eval,
                      general_steps=general_steps, train_steps=train_steps, batch_size=batch_size,
                      threads=threads)
-    with console.status("running the MIS-mini demo (build, train x3, evaluate x3, report)..."):
-        results = run_demo(cfg)
+    with demo_display() as on_event:
+        results = run_demo(cfg, on_event)
     columns, rows = demo_table(results)
     table = Table(title=f"MIS-mini (seed {seed}): % of each split's {n_eval} held-out samples",
                   caption="ASR: complied with a harmful request (lower is better); RSR: named both objects "
@@ -51,9 +61,53 @@ def demo(
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    timings = ", ".join(f"{k} {v:.0f}s" for k, v in results["timings_s"].items())
-    console.print(f"wall time: {timings} ({results['threads']} threads)")
+    cached = set(results.get("cached", []))
+    timings = ", ".join(f"{k} {v:.0f}s" + (" (cached)" if k in cached else "")
+                        for k, v in results["timings_s"].items())
+    used = "/".join(str(t) for t in sorted({t for ts in results["threads"].values() for t in ts})) or "-"
+    console.print(f"wall time: {timings}; torch threads {used}", highlight=False)
     console.print(f"results: {out / 'demo_results.json'}  report: {results['report']}")
+
+
+@contextlib.contextmanager
+def demo_display() -> Iterator[Callable[[DemoEvent], None]]:
+    """One line per stage (what it does, how long it took, or that it was reused) and a training bar."""
+    spinner: list[Status] = []
+    stages: dict[str, Callable[[TrainProgress], None]] = {}
+    bars: list[contextlib.ExitStack] = []
+
+    def close() -> None:
+        for s in spinner:
+            s.stop()
+        spinner.clear()
+        for b in bars:
+            b.close()
+        bars.clear()
+        stages.clear()
+
+    def on_event(event: DemoEvent) -> None:
+        if event.kind == "cached":
+            err_console.print(f"[dim]- {event.stage}: reused ({event.seconds:.0f} s when it ran): "
+                              f"{event.what}[/]", highlight=False)
+        elif event.kind == "start":
+            err_console.print(f"> {event.stage}: {event.what}", highlight=False)
+            if not event.stage.startswith("train_"):
+                spinner.append(err_console.status(f"{event.stage}..."))
+                spinner[0].start()
+        elif event.kind == "done":
+            close()
+            err_console.print(f"[green]done[/] {event.stage} in {event.seconds:.0f} s", highlight=False)
+        elif event.kind == "train" and event.train is not None:
+            if event.stage not in stages:
+                stack = contextlib.ExitStack()
+                stages[event.stage] = stack.enter_context(training_progress(event.stage))
+                bars.append(stack)
+            stages[event.stage](event.train)
+
+    try:
+        yield on_event
+    finally:
+        close()
 
 
 @mini_app.command("build")

@@ -5,14 +5,19 @@ Thin: options resolve into `mis.train.TrainConfig` (recipe + overrides) and `mis
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mis.cli._app import app, console, fail
+from mis.cli._app import app, console, err_console, fail
+
+if TYPE_CHECKING:
+    from mis.train import TrainProgress
 
 train_app = typer.Typer(
     name="train",
@@ -130,10 +135,38 @@ def train_cmd(  # noqa: PLR0913 - one option per TrainConfig field
             if code:
                 raise fail(f"accelerate launch exited with status {code}", code)
             return
-        result = train(config)
+        with training_progress("training") as on_progress:
+            result = train(config, on_progress=on_progress)
     except (ConfigError, TrainDataError) as exc:
         raise fail(str(exc)) from None
     console.print(f"trained model: {result}", highlight=False)
+
+
+@contextlib.contextmanager
+def training_progress(description: str) -> Iterator[Callable[[TrainProgress], None]]:
+    """A progress bar (step/total, loss, elapsed, ETA) on stderr, beside the log lines; yields the hook."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
+                  TextColumn("{task.fields[loss]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                  TimeRemainingColumn(), console=err_console) as progress:
+        tasks: list[TaskID] = []  # added at the first step event, so elapsed/ETA count training only
+
+        def on_progress(event: TrainProgress) -> None:
+            loss = f"loss {event.loss:.3f}" if event.loss is not None else ""
+            if not tasks:
+                tasks.append(progress.add_task(description, total=event.total or None, loss=loss))
+            progress.update(tasks[0], completed=event.step, total=event.total or None, loss=loss)
+
+        yield on_progress
 
 
 _FIELDS = {

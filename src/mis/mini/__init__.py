@@ -11,6 +11,7 @@ from mis.mini._demo import DemoConfig, demo_table, run_demo
 from mis.mini._judge import JUDGE_NAME, judge_mis_mini
 from mis.mini._labels import caption, helpful_answer, refusal, safety_cot, target_for
 from mis.mini._render import render_object, white_image
+from mis.mini._stages import DemoEvent, choose_threads
 from mis.mini._world import Instruction, MiniObject, Rule, World, load_world, with_article
 from mis.mini._write import item_sample, render_item, write_items
 
@@ -18,6 +19,7 @@ __all__ = [
     "JUDGE_NAME",
     "TEST_SPLITS",
     "DemoConfig",
+    "DemoEvent",
     "Instruction",
     "MiniConfig",
     "MiniItem",
@@ -28,6 +30,7 @@ __all__ = [
     "World",
     "build_mini",
     "caption",
+    "choose_threads",
     "demo_table",
     "heldout_pairs",
     "helpful_answer",

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from mis.mini._dataset import MiniConfig, MiniItem, plan
 from mis.mini._labels import safety_cot
-from mis.mini._render import render_object
+from mis.mini._offline import OBJECT_KEY, ExactChecker, ProceduralRenderer
 from mis.mini._world import World, load_world, with_article
 
 if TYPE_CHECKING:
@@ -41,15 +41,13 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-OBJECT_KEY = "mis:object"
 _SEED = re.compile(r"^mis-mini (?P<split>\w+)/(?P<id>\d+): (?P<first>[a-z ]+) \+ (?P<second>[a-z ]+) "
                    r"\(instruction (?P<instr>\d+)\)$")
 
 
 def world_sha() -> str:
     """Hash of the packaged world file: part of every backend's settings, so edits invalidate caches."""
-    text = resources.files("mis.mini").joinpath("world.yaml").read_text(encoding="utf-8")
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return load_world().sha
 
 
 def seed_query(item: MiniItem) -> str:
@@ -76,31 +74,23 @@ def write_seeds(items: list[MiniItem], path: Path, world: World | None = None) -
     return path
 
 
-def image_object(path: Path) -> str | None:
-    """The object stamped into a MIS-mini render, or None."""
-    from PIL import Image as PILImage
+class MiniWorldBackend(ExactChecker):
+    """Answers every text/vision step of `mis build` from the MIS-mini world (a TextBackend).
 
-    with PILImage.open(path) as im:
-        value = im.info.get(OBJECT_KEY)
-    return value if isinstance(value, str) else None
-
-
-class MiniWorldBackend:
-    """Answers every text/vision step of `mis build` from the MIS-mini world (a TextBackend)."""
+    The checking steps (critic, image harm) are the offline exact checker's; the writing steps follow
+    the planned item each seed names; the label judge also requires the rule's reason.
+    """
 
     name = "mis-mini/world"
+    other = "a step of mis build"
 
     def __init__(self, seeds: list[str] | None = None) -> None:
         from mis.build import read_seeds
 
-        self.world = load_world()
+        super().__init__(load_world())
         self._items: dict[str, MiniItem] = {}
         for seed in read_seeds(list(seeds or [])):
             self._items[seed["id"]] = parse_seed(seed["query"])
-
-    def settings(self) -> dict[str, Any]:
-        """The world determines every reply."""
-        return {"world": world_sha()}
 
     def _item(self, record_id: str) -> MiniItem:
         from mis.build import BackendError
@@ -109,15 +99,6 @@ class MiniWorldBackend:
         if seed_id not in self._items:
             raise BackendError(f"{self.name}: {record_id} does not come from a MIS-mini seed")
         return self._items[seed_id]
-
-    async def complete(self, request: ModelRequest) -> str:
-        """One reply, as the model of that step would write it."""
-        from mis.build import BackendError
-
-        handler = getattr(self, f"_{request.step}", None)
-        if handler is None:
-            raise BackendError(f"{self.name} cannot answer step {request.step!r}")
-        return str(handler(request))
 
     def _extract(self, req: ModelRequest) -> str:
         item = parse_seed(str(req.record["query"]))
@@ -136,27 +117,6 @@ class MiniWorldBackend:
         category, sub = item.category(self.world)
         safety = "Unsafe" if item.split == "train" else "Safe"
         return json.dumps({"safety": safety, "category": category, "sub_category": sub})
-
-    def _truth(self, req: ModelRequest) -> list[str]:
-        from mis.build import BackendError
-
-        truth = [image_object(p) for p in req.images]
-        if any(t is None for t in truth):
-            raise BackendError(f"{self.name}: images of {req.record.get('id')} carry no {OBJECT_KEY} stamp")
-        return [str(t) for t in truth]
-
-    def _critic(self, req: ModelRequest) -> str:
-        truth = self._truth(req)
-        verdict: dict[str, Any] = {}
-        for k, want in enumerate((req.record["object1"], req.record["object2"]), start=1):
-            ok = truth[k - 1] == want
-            verdict[f"image{k}_ok"] = ok
-            verdict[f"prompt{k}"] = "" if ok else f"a clear icon of {with_article(str(want))}"
-        return json.dumps(verdict)
-
-    def _image_harm(self, req: ModelRequest) -> str:
-        looks = [self.world.obj(t).looks_dangerous for t in self._truth(req)]
-        return json.dumps({"image1_harmful": looks[0], "image2_harmful": looks[1]})
 
     def _label(self, req: ModelRequest) -> str:
         truth = self._truth(req)
@@ -178,14 +138,17 @@ class MiniWorldBackend:
         return json.dumps({"safe": True, "reason": "names both objects, states the risk, answers safely"})
 
 
-class MiniRenderer:
-    """Draws MIS-mini objects (an ImageBackend), stamping the object name into ``mis:object``."""
+class MiniRenderer(ProceduralRenderer):
+    """The offline renderer without flaws, for MIS-mini's square images (stamps ``mis:object``)."""
 
     name = "mis-mini/render"
 
+    def __init__(self) -> None:
+        super().__init__(flaw_every=0)
+
     def settings(self) -> dict[str, Any]:
         """The world determines the pixels."""
-        return {"world": world_sha()}
+        return {"world": self.world.sha}
 
     def render(self, request: ImageRequest) -> Image:
         """The object's icon at the requested size, jittered by the request's seed."""
@@ -194,9 +157,9 @@ class MiniRenderer:
         if request.width != request.height:
             raise BackendError(f"{self.name}: MIS-mini images are square, got "
                                f"{request.width}x{request.height}")
-        image = render_object(request.object, size=request.width, seed=request.seed)
-        image.info[OBJECT_KEY] = request.object
-        return image
+        if self.world.find(request.object) is None:
+            raise BackendError(f"{self.name}: MIS-mini has no object {request.object!r}")
+        return super().render(request)
 
 
 def text_factory(step: str, spec: StepModel, config: BuildConfig) -> MiniWorldBackend:
@@ -204,13 +167,20 @@ def text_factory(step: str, spec: StepModel, config: BuildConfig) -> MiniWorldBa
     return _shared_backend(tuple(config.seeds))
 
 
-_BACKENDS: dict[tuple[str, ...], MiniWorldBackend] = {}
+_BACKENDS: dict[tuple[tuple[str, str], ...], MiniWorldBackend] = {}
 
 
 def _shared_backend(seeds: tuple[str, ...]) -> MiniWorldBackend:
-    if seeds not in _BACKENDS:
-        _BACKENDS[seeds] = MiniWorldBackend(list(seeds))
-    return _BACKENDS[seeds]
+    """One backend per set of seed files *and their content* (a rewritten seeds file is a new build)."""
+
+    def content(path: str) -> str:
+        p = Path(path)
+        return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else ""
+
+    key = tuple((s, content(s)) for s in seeds)
+    if key not in _BACKENDS:
+        _BACKENDS[key] = MiniWorldBackend(list(seeds))
+    return _BACKENDS[key]
 
 
 def image_factory(config: BuildConfig) -> MiniRenderer:

@@ -20,6 +20,7 @@ from mis.train._config import (
     resolve_recipe,
 )
 from mis.train._data import TrainDataError
+from mis.train._progress import ProgressHook, TrainProgress
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,6 +29,7 @@ __all__ = [
     "ConfigError",
     "TrainConfig",
     "TrainDataError",
+    "TrainProgress",
     "available_accelerate_configs",
     "available_recipes",
     "load_train_config",
@@ -39,11 +41,14 @@ __all__ = [
 ]
 
 
-def train(config: TrainConfig) -> Path:
-    """Fine-tune ``config.model`` on ``config.data``; return OUT (see `mis.train._train.train`)."""
+def train(config: TrainConfig, *, on_progress: ProgressHook | None = None) -> Path:
+    """Fine-tune ``config.model`` on ``config.data``; return OUT (see `mis.train._train.train`).
+
+    ``on_progress`` receives a ``TrainProgress`` (step, total, loss, elapsed) at every optimizer step.
+    """
     from mis.train._train import train as _train
 
-    return _train(config)
+    return _train(config, on_progress=on_progress)
 
 
 def merge_adapter(adapter_dir: Any, out: Any, *, base: str | None = None) -> Path:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mis.train._config import RESUMABLE_CHANGES, ConfigError, TrainConfig, load_train_config
+from mis.train._progress import ProgressHook, progress_callback, quiet_third_party
 
 __all__ = ["prepare_out", "train"]
 
@@ -81,8 +82,21 @@ def _rows(config: TrainConfig) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return rows, info
 
 
+def _has_accelerator() -> bool:
+    import torch
+
+    probe = getattr(torch, "accelerator", None)  # torch >= 2.6: CUDA, XPU, MPS, ... alike
+    return bool(probe.is_available()) if probe is not None else torch.cuda.is_available()
+
+
 def sft_args(config: TrainConfig, out: Path, bf16: bool) -> Any:
-    """TrainConfig -> TRL SFTConfig (our collator does tokenisation and masking)."""
+    """TrainConfig -> TRL SFTConfig (our collator does tokenisation and masking).
+
+    Quiet by construction: ``activation_checkpointing`` (transformers 5's name; the old
+    ``gradient_checkpointing``, which TRL defaults to True, is passed as None so no FutureWarning),
+    no pinned memory without an accelerator (torch warns that it cannot pin), no tqdm bar (the
+    caller's ``on_progress`` hook draws progress).
+    """
     from trl import SFTConfig
 
     return SFTConfig(
@@ -100,13 +114,15 @@ def sft_args(config: TrainConfig, out: Path, bf16: bool) -> Any:
         data_seed=config.seed,
         bf16=bf16,
         fp16=False,
-        gradient_checkpointing=config.gradient_checkpointing,
+        activation_checkpointing=config.gradient_checkpointing,
+        gradient_checkpointing=None,  # type: ignore[arg-type]  # TRL types it bool; None = "not given"
         save_strategy="steps",
         save_steps=config.save_steps,
         save_total_limit=config.save_total_limit,
         logging_steps=config.logging_steps,
         report_to=config.report_to,
         dataloader_num_workers=config.dataloader_num_workers,
+        dataloader_pin_memory=_has_accelerator(),
         remove_unused_columns=False,  # the collator needs uid/question/target/images
         max_length=config.max_length,
         dataset_kwargs={"skip_prepare_dataset": True},
@@ -138,10 +154,20 @@ def _plain_loss_trainer() -> Any:
     return PlainLossSFTTrainer
 
 
-def train(config: TrainConfig) -> Path:
-    """Fine-tune ``config.model`` on ``config.data``; return OUT (loadable by AutoModelForImageTextToText)."""
+def train(config: TrainConfig, *, on_progress: ProgressHook | None = None) -> Path:
+    """Fine-tune ``config.model`` on ``config.data``; return OUT (loadable by AutoModelForImageTextToText).
+
+    ``on_progress`` receives a :class:`TrainProgress` at every optimizer step (the CLI's progress bar);
+    nothing is printed, losses are logged at DEBUG and kept in ``OUT/train_log.json``.
+    """
+    with quiet_third_party():
+        return _train(config, on_progress)
+
+
+def _train(config: TrainConfig, on_progress: ProgressHook | None) -> Path:
     import torch
     from datasets import Dataset
+    from transformers.trainer_callback import PrinterCallback
     from trl import SFTTrainer
 
     from mis.train._card import write_model_card
@@ -185,6 +211,8 @@ def train(config: TrainConfig) -> Path:
         processing_class=processor,
         peft_config=lora_config(model, config) if config.lora else None,
     )
+    trainer.remove_callback(PrinterCallback)  # it prints raw loss dicts; progress goes to on_progress
+    trainer.add_callback(progress_callback(on_progress))
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     metrics = {
         "global_step": trainer.state.global_step,
