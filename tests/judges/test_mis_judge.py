@@ -6,7 +6,8 @@ import pytest
 
 from mis._util.templates import render
 from mis.judges import JudgeSettings, exact_judge, mis_judge
-from mis.judges._verdict import VerdictParseError, normalise_perception, parse_verdict
+from mis.judges._text import parse_verdict
+from mis.judges._verdict import VerdictParseError, normalise_perception
 from mis.judges.mis import BEGIN_MARKER, END_MARKER, delimit, rubric_text
 
 

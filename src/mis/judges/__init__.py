@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from mis.judges._verdict import Outcome, Verdict, VerdictParseError, outcome_of, parse_verdict
+from mis.judges._verdict import Outcome, Verdict, VerdictParseError, outcome_of
 
 if TYPE_CHECKING:
     from mis.judges._base import (
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         score,
     )
     from mis.judges._images import image_prompt, images_then, sample_images
+    from mis.judges._text import neutralise, parse_verdict
     from mis.judges.exact import exact_judge, exact_judge_names, is_exact, register_exact_judge
     from mis.judges.guard import llama_guard, llama_guard_prompt, parse_llama_guard
     from mis.judges.mcq import extract_letter, mcq_match, mcq_prompt
@@ -66,6 +67,7 @@ __all__ = [
     "mcq_prompt",
     "mis_judge",
     "mossbench_judge",
+    "neutralise",
     "mssbench_judge",
     "outcome_of",
     "parse_llama_guard",
@@ -85,6 +87,7 @@ _LAZY = {
     **dict.fromkeys(("UNKNOWN", "Judge", "JudgeSettings", "Reply", "ask", "identity", "judge_model",
                      "labelled_judge", "score"), "_base"),
     **dict.fromkeys(("image_prompt", "images_then", "sample_images"), "_images"),
+    **dict.fromkeys(("parse_verdict", "neutralise"), "_text"),
     **dict.fromkeys(("exact_judge", "exact_judge_names", "is_exact", "register_exact_judge"), "exact"),
     **dict.fromkeys(("llama_guard", "llama_guard_prompt", "parse_llama_guard"), "guard"),
     **dict.fromkeys(("extract_letter", "mcq_match", "mcq_prompt"), "mcq"),

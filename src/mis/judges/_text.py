@@ -151,8 +151,9 @@ def _as_verdict(obj: Any) -> tuple[Verdict | None, str]:
     """(Verdict, "") when ``obj`` or a dict nested in it carries valid labels, else (None, why)."""
     if not isinstance(obj, dict):
         return None, "not an object"
-    raw_p = _lookup(obj, "perception", "perception_level", "level")
-    raw_s = _lookup(obj, "safety", "safety_label", "safe")
+    # mis-v1's keys, and the paper's structured output (label_perception / label_str)
+    raw_p = _lookup(obj, "perception", "label_perception", "perception_level", "level")
+    raw_s = _lookup(obj, "safety", "label_str", "safety_label", "safe")
     perception, safety = normalise_perception(raw_p), normalise_safety(raw_s)
     if perception is not None and safety is not None:
         explanation = _lookup(obj, "explanation", "reason", "rationale")
@@ -241,10 +242,31 @@ def extract_verdict(
     raise VerdictParseError("no valid verdict (" + "; ".join(problems[:3]) + ")")
 
 
+def parse_verdict(text: str, *, response: str | None = None, question: str | None = None,
+                  structured: bool = False) -> Verdict:
+    """The verdict of a judge reply.
+
+    ``structured``: the reply was constrained to the verdict's JSON schema, so the verdict is the reply itself
+    (read whole; a reply that is not that object falls back to :func:`extract_verdict`). Otherwise the last
+    verdict object not quoted from ``response`` / ``question``.
+    """
+    if structured and text:
+        try:
+            whole = json.loads(text)
+        except json.JSONDecodeError:
+            whole = None
+        if isinstance(whole, dict):
+            verdict, _ = _as_verdict(whole)
+            if verdict is not None:
+                return verdict
+    return extract_verdict(text, response or "", question=question)
+
+
 def _clip(text: str, n: int = 120) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
 __all__ = ["BEGIN_MARKER", "END_MARKER", "MARKERS", "REPLACEMENT", "VerdictParseError", "extract_verdict",
-           "json_objects", "marker_spans", "neutralise", "normalise_perception", "normalise_safety"]
+           "json_objects", "marker_spans", "neutralise", "normalise_perception", "normalise_safety",
+           "parse_verdict"]

@@ -38,11 +38,10 @@ from inspect_ai.util import JSONSchema
 from mis._util.templates import packaged_text, render, sha256_text, template_text
 from mis.judges._base import Judge, JudgeSettings, ask, identity, judge_model, score
 from mis.judges._images import sample_images
-from mis.judges._verdict import Outcome, Verdict, VerdictParseError, parse_verdict
+from mis.judges._text import BEGIN_MARKER, END_MARKER, neutralise, parse_verdict
+from mis.judges._verdict import Outcome, Verdict, VerdictParseError
 
 TEMPLATES = "templates/judges"
-BEGIN_MARKER = "<<<MIS_RESPONSE_BEGIN>>>"
-END_MARKER = "<<<MIS_RESPONSE_END>>>"
 #: The default rubric protocol: the paper's.
 DEFAULT_RUBRIC = "paper"
 #: Older names of packaged rubrics (0.1.0 called mis-v1 "mis_rubric").
@@ -114,11 +113,9 @@ def rubric_text(rubric: str = DEFAULT_RUBRIC) -> str:
     return template_text(rubric_of(rubric).template, folder=TEMPLATES, suffix=".jinja")
 
 
-def delimit(response: str) -> str:
-    """The response with any marker collision defused, so it cannot close its own data block."""
-    for marker in (BEGIN_MARKER, END_MARKER):
-        response = response.replace(marker, marker.replace("<<<", "<< <").replace(">>>", "> >>"))
-    return response
+def delimit(text: str) -> str:
+    """Untrusted text with every marker look-alike neutralised, so it cannot open or close a data block."""
+    return neutralise(text)
 
 
 def judge_messages(rubric: Rubric, template: str, question: str, response: str,
@@ -132,8 +129,9 @@ def judge_messages(rubric: Rubric, template: str, question: str, response: str,
     for k, image in enumerate(images, start=1):
         content += [ContentText(text=f"Image {k}:")] if rubric.image_labels else []
         content.append(ContentImage(image=image))
-    shown = delimit(response) if rubric.delimit else response
-    content.append(ContentText(text=render(template, question=question, response=shown, begin=BEGIN_MARKER,
+    if rubric.delimit:  # both texts are untrusted (a responses file brings its own questions)
+        question, response = delimit(question), delimit(response)
+    content.append(ContentText(text=render(template, question=question, response=response, begin=BEGIN_MARKER,
                                            end=END_MARKER)))
     system: list[ChatMessage] = [ChatMessageSystem(content=rubric.system)] if rubric.system else []
     return [*system, ChatMessageUser(content=content)]
@@ -193,7 +191,9 @@ def mis_judge(settings: JudgeSettings, *, rubric: str = DEFAULT_RUBRIC, parse_re
                 return mis_verdict_score(failed, response, me, raw=raws, error=reply.error)
             raws.append(reply.text)
             try:
-                return mis_verdict_score(parse_verdict(reply.text, response=response), response, me, raw=raws)
+                verdict = parse_verdict(reply.text, response=response, question=state.metadata["question"],
+                                        structured=use_schema)
+                return mis_verdict_score(verdict, response, me, raw=raws)
             except VerdictParseError as exc:
                 problem = str(exc)
             if protocol.name != "paper":
