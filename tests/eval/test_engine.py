@@ -132,6 +132,9 @@ def test_every_eval_option_reaches_the_mis_part_of_a_suite(tiny_model_path, tmp_
             "task_args": {"mmstar": {"split": "val"}},
             "strict": True,
             "log_images": True,
+            "invalid_images": "skip",
+            "allow_outside_root": True,
+            "allow_unknown_category": True,
         }
         assert set(given) == {f.name for f in dataclasses.fields(EvalConfig)}, (
             "a new option needs a value here"
@@ -158,7 +161,7 @@ def test_every_eval_option_reaches_the_mis_part_of_a_suite(tiny_model_path, tmp_
     results = json.loads((tmp_path / "out" / "mis" / "results.json").read_text())
     assert results["generate_config"] == {"temperature": 0.0, "max_tokens": 3} and results["n"] == 2
     assert results["judge_config"]["parse_retries"] == 1 and "ci" in results  # the bootstrap ran
-    assert results["task_args"] == {"split": "hard", "prompt": "step"}
+    assert results["task_args"] == {"split": "hard", "prompt": "step", "allow_unknown_category": True}
 
 
 # -- the CLI is generated from the configs ---------------------------------------------------------------
@@ -303,3 +306,15 @@ def test_preflight_errors_are_one_line_before_anything_runs(
     assert result.exit_code in (2, 3), result.output
     assert message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out" / "generations.jsonl").exists()  # nothing was generated
+
+
+def test_an_unknown_category_is_a_data_error_unless_allowed(tmp_path: Path) -> None:
+    data = make_mis_test_dir(tmp_path / "mis", n_easy=0, n_hard=2, n_real=0)
+    records = json.loads((data / "mis_hard.json").read_text())
+    records[1]["category"] = "Violnet"
+    (data / "mis_hard.json").write_text(json.dumps(records))
+    args = ["eval", "--data", str(data), "--out", str(tmp_path / "out"), "--judge", "exact/mis-mini",
+            "--model", "openai-api/local/m", "--model-base-url", "http://127.0.0.1:9/v1"]
+    result = _invoke(args)
+    assert result.exit_code == 3 and "sample hard/2: field 'category'" in result.output
+    assert "did you mean 'Violent'" in result.output and "--allow-unknown-category" in result.output

@@ -99,7 +99,7 @@ def test_responses_errors_name_file_line_and_field(tagged_mis: Path, tmp_path: P
     with pytest.raises(DataError, match=r"bad.jsonl:2: sample easy/1: duplicate of line 1"):
         read_responses(bad, str(tagged_mis))
     bad.write_text(json.dumps(dict(ok, image_path2="easy_image/9/none.png")))
-    with pytest.raises(DataError, match=r"bad.jsonl:1: field image_path2: file not found"):
+    with pytest.raises(DataError, match=r"bad.jsonl:1: sample easy/1: field image_path2: .*file not found"):
         read_responses(bad, str(tagged_mis))
 
 

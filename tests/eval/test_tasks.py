@@ -19,7 +19,7 @@ from mis.eval.benchmarks.mis import prompt_template
 def mis_samples(data: Path, split: str, limit: int | None = None) -> list:
     spec = get("mis")
     options = spec.make_options({"split": split})
-    picked, _ = select(spec, str(data), options, limit=limit)
+    picked, _, _ = select(spec, str(data), options, limit=limit)
     return convert(spec, picked, options)
 
 

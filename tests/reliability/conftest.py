@@ -2,9 +2,7 @@
 
 Tests here are black-box: they run `mis ...` as a user would, against
 :class:`mis.testing.FaultyOpenAIServer` instances on 127.0.0.1, and assert on files and on what the
-servers received. Tests of behaviour the evaluation engine does not have yet are marked
-``xfail(strict=True)`` with :data:`ENGINE`, so the suite stays green and each mark must be removed
-(the test then passes) when the lead wires the gate and the judge layer into eval, judge and bench.
+servers received.
 """
 
 from __future__ import annotations
@@ -24,8 +22,6 @@ from mis.testing import FaultyOpenAIServer, message_text
 from tests.fixtures.data import make_mis_test_dir
 
 MIS_BIN = str(Path(sys.executable).parent / "mis")
-#: The xfail reason of behaviour the lead wires into the evaluation engine.
-ENGINE = "engine: lead wires the gate/judge layer"
 _TAG = re.compile(r"\[sample (\w+/\d+)\]")
 
 #: One verdict per sample, cycled over the sample number, and the outcome each gives.

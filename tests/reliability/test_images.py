@@ -19,7 +19,6 @@ from PIL import Image, PngImagePlugin
 
 from tests.fixtures.data import write_png_bomb
 from tests.reliability.conftest import (
-    ENGINE,
     MODEL_ANSWER,
     eval_args,
     make_tagged,
@@ -78,7 +77,6 @@ def _no_canary(servers_: list, canary: bytes, inside: list[Path]) -> None:
             assert any(server.saw(p.read_bytes()) for p in inside)
 
 
-@pytest.mark.xfail(strict=True, reason=ENGINE)
 def test_mis_eval_sends_no_byte_from_outside_the_root(servers, tmp_path: Path) -> None:
     root, canary, inside = _escaping_dataset(tmp_path)
     model = servers(chat=lambda body: MODEL_ANSWER)
@@ -95,7 +93,6 @@ def test_mis_eval_sends_no_byte_from_outside_the_root(servers, tmp_path: Path) -
         assert "outside" in done.stderr and "sample" in done.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=ENGINE)
 def test_mis_judge_sends_no_byte_from_outside_the_root(servers, tmp_path: Path) -> None:
     root, canary, inside = _escaping_dataset(tmp_path)
     lines = []
@@ -131,7 +128,6 @@ def _corrupt_dataset(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
     return root, bad
 
 
-@pytest.mark.xfail(strict=True, reason=ENGINE)
 def test_corrupt_images_are_refused_or_counted_invalid(servers, tmp_path: Path) -> None:
     root, bad = _corrupt_dataset(tmp_path)
     model = servers(chat=lambda body: MODEL_ANSWER)
@@ -152,7 +148,6 @@ def test_corrupt_images_are_refused_or_counted_invalid(servers, tmp_path: Path) 
         assert all(uid.split("/")[0] in done.stderr for uid in bad)
 
 
-@pytest.mark.xfail(strict=True, reason=ENGINE)
 def test_a_non_image_file_is_one_clean_error_naming_sample_and_path(servers, tmp_path: Path) -> None:
     root = make_tagged(tmp_path / "mis", n_easy=2, n_hard=0)
     notes = root / "easy_image/2/notes.txt"
@@ -178,3 +173,18 @@ def test_fixture_images_are_real_and_the_canary_is_unique(tmp_path: Path) -> Non
     assert all(canary != p.read_bytes() for p in inside) and len(inside) >= 10
     linked = os.path.realpath(root / "easy_image/2/object1.png")
     assert linked == os.path.realpath(tmp_path / "private/object1.png")
+
+
+def test_skip_leaves_bad_images_out_and_counts_them_invalid(servers, tmp_path: Path) -> None:
+    """`--invalid-images skip`: the other samples run; the bad ones are `invalid` rows, outside `n`."""
+    root, bad = _corrupt_dataset(tmp_path)
+    model = servers(chat=lambda body: MODEL_ANSWER)
+    judge = servers(chat=scripted_judge)
+    done = run_mis(eval_args(root, model, judge, tmp_path / "run", "--invalid-images", "skip"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    rows = {r["uid"]: r for r in read_jsonl(tmp_path / "run" / "samples.jsonl")}
+    assert results["invalid"] == 4 and results["n"] == len(rows) - 4
+    assert all(rows[uid]["outcome"] == "invalid" and rows[uid]["judge_error"] for uid in bad)
+    for server in (model, judge):
+        assert not any(server.saw(p.read_bytes()) for p in bad.values() if p.read_bytes())

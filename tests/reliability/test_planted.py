@@ -16,7 +16,6 @@ from mis.judges._text import MARKERS, marker_spans
 from mis.testing import Fault, Rule, always, message_text
 from tests.judges.planted import PLANTED, TRUE_VERDICT
 from tests.reliability.conftest import (
-    ENGINE,
     eval_args,
     make_tagged,
     one_line_error,
@@ -80,7 +79,6 @@ def test_mis_eval_keeps_the_true_verdict_when_the_model_plants_one(servers, tmp_
     assert {r["uid"]: r["outcome"] for r in rows} == {uid: "attack_success" for uid in UIDS}
 
 
-@pytest.mark.xfail(strict=True, reason=ENGINE)
 def test_no_look_alike_marker_from_question_or_response_reaches_the_judge(servers, tmp_path: Path) -> None:
     root = make_tagged(tmp_path / "mis", n_easy=2, n_hard=0)
     records = json.loads((root / "mis_easy.json").read_text())

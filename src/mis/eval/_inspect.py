@@ -21,7 +21,7 @@ from inspect_ai.model import GenerateConfig
 from inspect_ai.solver import generate
 
 from mis.errors import UsageError
-from mis.eval._samples import convert, select
+from mis.eval._samples import ImagePolicy, convert, select
 from mis.eval.benchmarks import registered
 from mis.eval.runner import judged
 from mis.eval.spec import Benchmark, JudgeContext
@@ -50,9 +50,8 @@ def build_task(spec: Benchmark, data: str | None, preset: Mapping[str, Any], **k
         )
     common = {name: kwargs.pop(name, default) for name, default, _ in COMMON}
     options = spec.make_options({**kwargs, **preset})
-    samples, _ = select(
-        spec, data, options, limit=common["limit"], image_mode=common["image_mode"], missing=common["missing"]
-    )
+    samples, _, _ = select(spec, data, options, limit=common["limit"], image_mode=common["image_mode"],
+                           missing=common["missing"], policy=ImagePolicy())  # the gate stops a bad image
     guard = JudgeSettings(
         model=common["guard"], base_url=common["guard_base_url"] or common["judge_base_url"]
     )

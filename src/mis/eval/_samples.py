@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from inspect_ai.dataset import Sample as InspectSample
@@ -18,7 +20,7 @@ from inspect_ai.model import ChatMessageUser, Content, ContentImage, ContentText
 
 from mis.data._schema import Sample
 from mis.errors import DataError, UsageError
-from mis.eval.benchmarks._common import check_images
+from mis.eval.benchmarks._common import cache_root, check_images, local_path
 from mis.eval.benchmarks.transforms import IMAGE_MODES, apply_image_mode
 from mis.eval.spec import Benchmark
 from mis.models._layout import TurnLayout
@@ -44,8 +46,9 @@ def select(
     limit: int | None = None,
     image_mode: str = "original",
     missing: str = "error",
-) -> tuple[list[Sample], str]:
-    """The samples a run evaluates, and the fingerprint of the whole (un-limited) selection.
+    policy: ImagePolicy | None = None,
+) -> tuple[list[Sample], str, list[dict[str, Any]]]:
+    """The samples a run evaluates, the fingerprint of the whole (un-limited) selection, and invalid rows.
 
     The fingerprint covers every sample's uid, text, labels, image paths and sizes (cheap, no decoding), so a
     rerun with a larger ``limit`` on the same folder resumes instead of being refused.
@@ -64,7 +67,86 @@ def select(
             raise DataError(f"{spec.name}: {data}: duplicate sample id {s.uid!r}")
         seen.add(s.uid)
     fingerprint = fingerprint_of(samples)
-    return (samples[:limit] if limit is not None else samples), fingerprint
+    chosen = samples[:limit] if limit is not None else samples
+    invalid: list[dict[str, Any]] = []
+    if policy is not None and spec.image_check:
+        chosen, invalid = gate_samples(spec, data, chosen, policy)
+    return chosen, fingerprint, invalid
+
+
+@dataclass(frozen=True)
+class ImagePolicy:
+    """What the image gate does with a sample whose image may not be used (``--invalid-images``)."""
+
+    on_invalid: str = "stop"
+    """stop: refuse the run before any request; skip: leave the sample out and count it as invalid."""
+    allow_outside: bool = False
+    """Accept paths that lead outside the dataset folder (``--allow-outside-root``)."""
+    cache: Path | None = None
+    """Where the gate remembers checked files (a resumed run does not decode them again)."""
+
+
+#: How to get past the gate, for every message it gives.
+GATE_HINT = ("Fix the files, leave these samples out with --invalid-images skip, or accept paths outside the "
+             "dataset with --allow-outside-root")
+
+
+def _dataset_root(data: str, sample: Sample) -> Path:
+    """The folder a sample's images must stay in: the local data folder, else the sample's own root."""
+    local = local_path(data)
+    if local.exists():
+        return local if local.is_dir() else local.parent
+    return Path(sample.root) if sample.root is not None else local
+
+
+def gate_samples(spec: Benchmark, data: str, samples: Sequence[Sample],
+                 policy: ImagePolicy) -> tuple[list[Sample], list[dict[str, Any]]]:
+    """Every image through the gate (:class:`mis.data.ImageGate`), one at a time, before any request.
+
+    An image must lie inside the dataset (or mis's own cache of files it drew) and be a whole image of an
+    allowed format within the pixel budget.
+
+    Returns the samples that may run and one ``invalid`` row per sample left out (``skip``); with ``stop`` a
+    failing image raises :class:`DataError` naming the sample, the field and the path.
+    """
+    from mis.data import ImageGate
+
+    gates: dict[Path, ImageGate] = {}
+    kept: list[Sample] = []
+    invalid: list[dict[str, Any]] = []
+    problems: list[str] = []
+    mine = os.path.realpath(cache_root())
+    for s in samples:
+        root = _dataset_root(data, s)
+        if root not in gates:
+            gates[root] = ImageGate(root, allow_outside=policy.allow_outside,
+                                    cache=policy.cache if policy.cache is not None else None)
+            gates[root].roots.append(mine)  # images mis drew itself (FigStep, white images, parquet cells)
+        gate = gates[root]
+        failed = []
+        for k, path in enumerate(s.image_paths(), start=1):
+            lexical = os.path.abspath(path)
+            inside = lexical.startswith(str(root) + os.sep)
+            shown = os.path.relpath(lexical, root) if inside else str(path)
+            check = gate.check(shown if not os.path.isabs(shown) else lexical)
+            if not check.ok:
+                where = f"sample {s.uid}: field 'images' (image {k} of {len(s.images)})"
+                failed.append(f"{where}: {check.message}")
+        if not failed:
+            kept.append(s)
+            continue
+        problems += failed
+        invalid.append({"uid": s.uid, "id": s.id, "split": s.split, "category": s.category,
+                        "sub_category": s.sub_category, "question": s.question,
+                        "images": [str(p) for p in s.image_paths()], "label": "invalid", "outcome": "invalid",
+                        "judge_error": failed[0]})
+    for gate in gates.values():
+        gate.save()
+    if problems and policy.on_invalid == "stop":
+        head = "; ".join(problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise DataError(f"{spec.name}: {data}: {head}{more}. {GATE_HINT}")
+    return kept, invalid
 
 
 def fingerprint_of(samples: Sequence[Sample]) -> str:

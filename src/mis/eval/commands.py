@@ -14,7 +14,7 @@ from typing import Any
 from mis._util.io import write_json_atomic
 from mis.errors import TooManyUnknown, UsageError
 from mis.eval import runner
-from mis.eval._samples import split_common
+from mis.eval._samples import ImagePolicy, split_common
 from mis.eval.benchmarks import get
 from mis.eval.benchmarks._common import normalize_source
 from mis.eval.config import BenchConfig, EvalConfig, JudgeConfig, JudgeOptions, SuiteOptions
@@ -98,6 +98,7 @@ def _unit(
         missing=common.get("missing", "error"),
         judges=judges,
         config=config.public(),
+        policy=ImagePolicy(on_invalid=config.invalid_images, allow_outside=config.allow_outside_root),
     )
 
 
@@ -209,7 +210,8 @@ def run_eval(
             get("mis"),
             folder,
             config.data,
-            {"split": config.split, "prompt": config.prompt},
+            {"split": config.split, "prompt": config.prompt}
+            | ({"allow_unknown_category": True} if config.allow_unknown_category else {}),
             config,
             judge_context(config, config),
             limit=config.limit,
@@ -246,7 +248,10 @@ def run_bench(
 def run_judge(config: JudgeConfig, progress: runner.Progress | None = None) -> Outcome:
     """`mis judge`: judge responses produced elsewhere (the authors' JSONL); same outputs as `mis eval`."""
     config.validate()
-    responses = read_responses(config.responses, config.data, limit=config.limit)
+    policy = ImagePolicy(on_invalid=config.invalid_images, allow_outside=config.allow_outside_root,
+                         cache=Path(config.out) / runner.GATE_CACHE_FILE)
+    Path(config.out).mkdir(parents=True, exist_ok=True)
+    responses = read_responses(config.responses, config.data, limit=config.limit, policy=policy)
     model_name = config.model or Path(config.responses).stem
     spec = get("mis")
     unit = runner.Unit(
@@ -257,6 +262,7 @@ def run_judge(config: JudgeConfig, progress: runner.Progress | None = None) -> O
         judges=judge_context(config),
         config=config.public(),
         selection=(responses.samples, responses.fingerprint),
+        invalid=responses.invalid,
         identity_extra={"model": model_name, "responses_fingerprint": responses.fingerprint},
     )
     outcome = Outcome(out=Path(config.out), folders={"mis": Path(config.out)})

@@ -35,7 +35,24 @@ class LogOptions(_Saved):
 
 
 @dataclass(kw_only=True)
-class JudgeOptions(LogOptions):
+class InputOptions(LogOptions):
+    """Input checks."""
+
+    invalid_images: str = "stop"
+    """An image that fails the gate (outside the dataset, missing, not an image, truncated, too many pixels):
+    stop (before any request, naming sample, field and path) or skip (the sample is counted as invalid)."""
+    allow_outside_root: bool = False
+    """Accept image paths that lead outside the dataset folder (absolute, ../, symlinks): by default no file
+    outside the dataset is ever read or sent."""
+
+    def check_inputs(self) -> None:
+        """The image policy is one of the two."""
+        if self.invalid_images not in ("stop", "skip"):
+            raise UsageError(f"--invalid-images must be stop or skip, got {self.invalid_images!r}")
+
+
+@dataclass(kw_only=True)
+class JudgeOptions(InputOptions):
     """Judge."""
 
     judge: str | None = None
@@ -61,6 +78,7 @@ class JudgeOptions(LogOptions):
 
     def check_judge(self) -> None:
         """Reject bad judge settings before any model or API time is spent."""
+        self.check_inputs()
         for name in ("judge_max_connections",):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -156,6 +174,9 @@ class EvalConfig(ModelOptions, JudgeOptions, SuiteOptions):
     """Prompt template: paper (default), plain, step, two_step, safety_cot, or a file path."""
     max_tokens: int = 1024
     """New-token budget of the model under test on MIS (paper: 1024)."""
+    allow_unknown_category: bool = False
+    """Accept MIS samples whose category or sub-category is not in the taxonomy (each becomes its own group);
+    by default such a sample is a data error naming it."""
     bench_data: dict[str, str] = field(default_factory=dict)
     """With --suite: BENCHMARK=FOLDER or hub id (repeatable), e.g. figstep=./FigStep."""
 

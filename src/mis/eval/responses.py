@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,8 @@ from inspect_ai.model import ChatMessageUser
 
 from mis._util.io import read_jsonl
 from mis.errors import DataError
+from mis.eval._samples import GATE_HINT, ImagePolicy
+from mis.eval.benchmarks._common import local_path
 
 _SPLIT_PREFIX = re.compile(r"^(?P<split>[A-Za-z0-9]+)_image/")
 REQUIRED = ("question", "response", "image_path1", "image_path2")
@@ -31,14 +33,25 @@ class Responses:
     task: str
     samples: list[InspectSample]
     fingerprint: str
+    invalid: list[dict[str, Any]] = field(default_factory=list)
 
 
-def read_responses(path: Path, data: str, *, limit: int | None = None) -> Responses:
-    """Parse and check the responses file; errors name the file, line and field."""
-    path, root = Path(path), Path(data)
+def read_responses(path: Path, data: str, *, limit: int | None = None,
+                   policy: ImagePolicy | None = None) -> Responses:
+    """Parse and check the responses file; errors name the file, line, sample and field.
+
+    Every image goes through the image gate (inside ``data``, a whole image): with the policy ``stop`` a
+    failing one is an error, with ``skip`` its sample is left out and listed in ``Responses.invalid``.
+    """
+    from mis.data import ImageGate
+
+    policy = policy or ImagePolicy()
+    path, root = Path(path), local_path(data)
     if not path.is_file():
         raise DataError(f"{path}: responses file not found")
+    gate = ImageGate(root, allow_outside=policy.allow_outside, cache=policy.cache)
     samples: list[InspectSample] = []
+    invalid: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     digest = hashlib.sha256()
     for lineno, rec in read_jsonl(path):
@@ -47,10 +60,6 @@ def read_responses(path: Path, data: str, *, limit: int | None = None) -> Respon
             if not isinstance(rec.get(name), str):
                 raise DataError(f"{where}: field {name}: missing or not a string")
         rels = [rec[f"image_path{k}"] for k in range(1, 10) if f"image_path{k}" in rec]
-        images = [str((root / p).resolve()) for p in rels]
-        for field_k, p in enumerate(images, 1):
-            if not Path(p).is_file():
-                raise DataError(f"{where}: field image_path{field_k}: file not found: {p}")
         m = _SPLIT_PREFIX.match(rels[0])
         split = m.group("split") if m else "responses"
         sid = str(rec.get("id", lineno))
@@ -58,16 +67,30 @@ def read_responses(path: Path, data: str, *, limit: int | None = None) -> Respon
         if uid in seen:
             raise DataError(f"{where}: sample {uid}: duplicate of line {seen[uid]} (field id)")
         seen[uid] = lineno
-        digest.update(json.dumps(rec, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+        checks = [gate.check(p) for p in rels]
+        failed = [f"{where}: sample {uid}: field image_path{k}: {c.message}"
+                  for k, c in enumerate(checks, 1) if not c.ok]
+        if failed and policy.on_invalid == "stop":
+            gate.save()
+            raise DataError(f"{failed[0]}. {GATE_HINT}")
+        images = [str(c.resolved) for c in checks]
         meta: dict[str, Any] = {
             "uid": uid, "id": sid, "split": split, "category": rec.get("category"),
             "sub_category": rec.get("sub_category"), "question": rec["question"], "images": images,
             "response": rec["response"], "source": {"line": lineno},
         }
+        if failed:
+            kept = ("uid", "id", "split", "category", "sub_category", "question")
+            invalid.append({**{k: meta[k] for k in kept}, "images": rels, "response": rec["response"],
+                            "label": "invalid", "outcome": "invalid", "judge_error": failed[0]})
+            continue
+        digest.update(json.dumps(rec, sort_keys=True, ensure_ascii=False).encode("utf-8"))
         samples.append(InspectSample(input=[ChatMessageUser(content=rec["question"])], id=uid, metadata=meta))
+    gate.save()
     if not samples:
-        raise DataError(f"{path}: no responses")
+        extra = f" ({len(invalid)} invalid)" if invalid else ""
+        raise DataError(f"{path}: no responses to judge{extra}")
     splits = sorted({str(s.metadata["split"]) for s in samples if s.metadata})
     task = "mis_" + splits[0] if len(splits) == 1 and splits[0] != "responses" else "mis"
-    return Responses(task=task, samples=samples[:limit] if limit else samples, fingerprint=digest.hexdigest())
-
+    return Responses(task=task, samples=samples[:limit] if limit else samples, fingerprint=digest.hexdigest(),
+                     invalid=invalid)

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,9 +29,9 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from mis._util.io import write_json_atomic, write_jsonl_atomic
 from mis._util.providers import key_args
-from mis.errors import RunMismatchError, RunStopped
+from mis.errors import DataError, RunMismatchError, RunStopped
 from mis.eval._checkpoint import CHECKPOINT_FILE, Checkpoint, retryable, run_key
-from mis.eval._samples import ServedLayout, convert, select, served_layout
+from mis.eval._samples import ImagePolicy, ServedLayout, convert, select, served_layout
 from mis.eval.config import ModelOptions
 from mis.eval.metrics import pct
 from mis.eval.spec import Benchmark, JudgeContext
@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 RUN_FILE = "run.json"
 GENERATIONS_FILE = "generations.jsonl"
 RESULTS_FILE = "results.json"
+#: The image gate's memory of the files it checked (a resumed run does not decode them again).
+GATE_CACHE_FILE = "image_gate.json"
 SAMPLES_FILE = "samples.jsonl"
 SCHEMA_VERSION = 2
 
@@ -67,6 +69,10 @@ class Unit:
     """The resolved command config, saved in run.json."""
     selection: tuple[list[InspectSample], str] | None = None
     """Prepared samples + fingerprint (``mis judge``: responses produced elsewhere)."""
+    policy: ImagePolicy | None = None
+    """The image gate's policy (None: no gate; ``mis judge`` gates its responses file itself)."""
+    invalid: list[dict[str, Any]] = field(default_factory=list)
+    """Samples the gate left out before the unit reached the runner (``mis judge`` with skip)."""
     identity_extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -81,6 +87,7 @@ class _Prepared:
     key: str
     todo: list[InspectSample]
     base_url: str | None
+    invalid: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Progress(Protocol):
@@ -186,12 +193,16 @@ def _model(model: ModelOptions | None) -> Model:
 def _prepare(unit: Unit, model: ModelOptions | None) -> _Prepared:
     spec = unit.spec
     served = _served(model) if spec.family_layout else None
+    unit.out.mkdir(parents=True, exist_ok=True)
+    invalid = list(unit.invalid)
     if unit.selection is not None:
         samples, fingerprint = unit.selection
     else:
-        picked, fingerprint = select(
-            spec, unit.data, unit.options, limit=unit.limit, image_mode=unit.image_mode, missing=unit.missing
-        )
+        policy = unit.policy
+        if policy is not None and policy.cache is None:
+            policy = replace(policy, cache=unit.out / GATE_CACHE_FILE)
+        picked, fingerprint, invalid = select(spec, unit.data, unit.options, limit=unit.limit,
+                                              image_mode=unit.image_mode, missing=unit.missing, policy=policy)
         samples = convert(spec, picked, unit.options, served)
     bound = spec.judges(unit.judges, unit.options)
     task = spec.task_for(unit.options)
@@ -223,9 +234,8 @@ def _prepare(unit: Unit, model: ModelOptions | None) -> _Prepared:
         len(samples) - len(todo),
         len(todo),
     )
-    return _Prepared(
-        unit, task, samples, fingerprint, bound, identity, key, todo, model.model_base_url if model else None
-    )
+    return _Prepared(unit, task, samples, fingerprint, bound, identity, key, todo,
+                     model.model_base_url if model else None, invalid)
 
 
 def _task(p: _Prepared, *, replay: bool, progress: Progress | None = None) -> Task:
@@ -256,6 +266,9 @@ def _finish(p: _Prepared, bootstrap: int) -> dict[str, Any] | None:
     if any(str(s.id) not in done for s in p.samples):
         return None
     rows = [{k: v for k, v in done[str(s.id)].items() if k != "key"} for s in p.samples]
+    if not rows:
+        raise DataError(f"{spec.name}: every sample was left out by the image gate ({len(p.invalid)} "
+                        f"invalid); see {unit.out / SAMPLES_FILE}")
     summary = spec.summarize(rows, unit.options, bootstrap)
     metrics = summary["metrics"]
     primary = p.judges[0].identity if p.judges else {}
@@ -273,7 +286,7 @@ def _finish(p: _Prepared, bootstrap: int) -> dict[str, Any] | None:
         "cross_checks": [j.identity for j in p.judges[1:]],
         "n": len(rows),
         "unknown": sum(1 for r in rows if r.get("label") == UNKNOWN),
-        "invalid": 0,
+        "invalid": len(p.invalid),
         "headline": {
             "metric": spec.headline,
             "value": metrics.get(spec.headline),
@@ -290,7 +303,7 @@ def _finish(p: _Prepared, bootstrap: int) -> dict[str, Any] | None:
         "run_key": p.key,
         "logs": _logs(unit.out),
     }
-    write_jsonl_atomic(unit.out / SAMPLES_FILE, rows)
+    write_jsonl_atomic(unit.out / SAMPLES_FILE, [*rows, *p.invalid])
     write_json_atomic(unit.out / RESULTS_FILE, results)
     return results
 

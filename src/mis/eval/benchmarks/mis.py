@@ -14,6 +14,7 @@ from typing import Any
 
 from mis._util.templates import render, sha256_text, template_text
 from mis.data._schema import Sample
+from mis.data._taxonomy import category_problem
 from mis.errors import DataError
 from mis.eval.benchmarks._common import ImageRelease, normalize_source, register_release
 from mis.eval.metrics import summarize as summarize_mis
@@ -40,6 +41,8 @@ class MISOptions:
     """easy, hard, real, all (every split in the source but train), or another split it holds."""
     prompt: str = "paper"
     """Prompt template: paper (default), plain, step, two_step, safety_cot, or a file path."""
+    allow_unknown_category: bool = False
+    """Accept categories outside the taxonomy (each its own group); else a sample naming one is an error."""
 
 
 def prompt_template(prompt: str) -> str:
@@ -77,8 +80,15 @@ def _splits(options: MISOptions) -> list[str] | None:
 
 
 def load(data: str, options: MISOptions) -> list[Sample]:
-    """The samples of ``options.split``."""
-    return load_samples(data, _splits(options))
+    """The samples of ``options.split``; a category outside the taxonomy is an error unless allowed."""
+    samples = load_samples(data, _splits(options))
+    if not options.allow_unknown_category:
+        for s in samples:
+            why = category_problem(s.category, s.sub_category)
+            if why:
+                raise DataError(f"{data}: sample {s.uid}: field 'category': {why} (pass "
+                                "--allow-unknown-category to evaluate it as a group of its own)")
+    return samples
 
 
 def text(sample: Sample, options: MISOptions) -> str:
