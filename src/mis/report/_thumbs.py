@@ -100,6 +100,16 @@ class ThumbCache:
         log.warning("%s: image %s: %s; the report shows a placeholder", self._where[path], path, why)
 
     def _make(self, path: str) -> tuple[str | None, str]:
+        from mis.data import ImageGate
+
+        # the one image gate (pixel budget from the header, whole file, allowed format) before decoding; the
+        # paths come from run folders whose runs gated them against their dataset, so any folder is allowed
+        check = ImageGate(Path(path).parent, allow_outside=True, hash_images=False).check(path)
+        if check.code == "not_found":
+            return None, "file not found"
+        if not check.ok:
+            # the gate's message starts with the path, which the warning already names
+            return None, f"cannot read image: {check.message.split(': ', 1)[-1]}"
         try:
             data, ext = encode_thumbnail(Path(path), self.max_px)
         except FileNotFoundError:

@@ -117,6 +117,9 @@ FATAL_CODES = frozenset(
         "placeholder_mismatch",
         "image_missing",
         "image_corrupt",
+        "image_too_large",
+        "image_format",
+        "path_escape",
         "missing_field",
         "empty_field",
         "bad_shape",
@@ -131,7 +134,8 @@ FATAL_CODES = frozenset(
 def load_rows(source: str, splits: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Load a dataset with `mis.data.load`, check it, and turn every sample into a training row.
 
-    `mis.data.validate` runs first (without decoding images: the collator decodes them anyway) because
+    `mis.data.validate` runs first, with the image gate on every image (inside the dataset, whole, an
+    allowed format within the pixel budget: a bad file stops the run here, not mid-training), and because
     the loader strips ``<image>`` placeholders, after which a placeholder/image mismatch is invisible.
     """
     from mis.data import load, validate
@@ -143,7 +147,7 @@ def load_rows(source: str, splits: Sequence[str] | None = None) -> list[dict[str
     ids = {s.id for s in samples}
     problems = [
         p
-        for p in validate(source, decode_images=False)
+        for p in validate(source, decode_images=True)
         if p.code in FATAL_CODES
         and (p.sample_id is None or str(p.sample_id) in ids)
         and not (p.code == "empty_field" and p.field in ("images", "image"))
