@@ -12,9 +12,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from mis.build import BuildConfig
 from mis.cli import app
 from mis.eval.config import BenchConfig, EvalConfig, JudgeConfig
 from mis.testing import ScriptedOpenAIServer, message_text
+from mis.train import TrainConfig
 from tests.benchmarks import formats as F
 from tests.benchmarks.test_e2e import env
 from tests.fixtures.data import make_mis_test_dir
@@ -165,9 +167,20 @@ def test_every_eval_option_reaches_the_mis_part_of_a_suite(tiny_model_path, tmp_
 
 
 # -- the CLI is generated from the configs ---------------------------------------------------------------
+def _check_option(where: str, f: dataclasses.Field[Any], param: Any) -> None:
+    if f.default is not dataclasses.MISSING:
+        assert param.default == f.default, f"{where}: option default {param.default!r} != {f.default!r}"
+    elif f.default_factory is not dataclasses.MISSING:
+        assert param.default in (None, [], ()) and f.default_factory() in ({}, []), where
+    else:
+        assert param.required, f"{where} has no default, so its option must be required"
+    assert param.help, f"{where}: no help text (the field's docstring or metadata help)"
+
+
 @pytest.mark.parametrize(
     ("command", "config"),
-    [(["eval"], EvalConfig), (["judge", "run"], JudgeConfig), (["bench", "run"], BenchConfig)],
+    [(["eval"], EvalConfig), (["judge", "run"], JudgeConfig), (["bench", "run"], BenchConfig),
+     (["train"], TrainConfig), (["build", "run"], BuildConfig)],
 )
 def test_every_config_field_is_an_option_with_the_same_default(command: list[str], config: type) -> None:
     cmd: Any = typer.main.get_command(app)
@@ -176,15 +189,18 @@ def test_every_config_field_is_an_option_with_the_same_default(command: list[str
         cmd = cmd.get_command(ctx, name)
     params = {p.name: p for p in cmd.params}
     for f in dataclasses.fields(config):
+        if f.name == "recipe" and "recipe" in params:
+            continue  # TrainConfig.recipe is what --recipe fills
+        nested = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+        if dataclasses.is_dataclass(nested):  # BuildConfig.t2i: one --t2i-<name> option per field
+            for g in dataclasses.fields(nested):
+                name = f"{f.name}__{g.name}"
+                assert name in params, f"{' '.join(command)}: field {f.name}.{g.name} has no option"
+                assert params[name].opts[0] == f"--{f.name}-{g.name}".replace("_", "-")
+                _check_option(f"{f.name}.{g.name}", g, params[name])
+            continue
         assert f.name in params, f"{' '.join(command)}: field {f.name} has no option"
-        param = params[f.name]
-        if f.default is not dataclasses.MISSING:
-            assert param.default == f.default, f"{f.name}: option default {param.default!r} != {f.default!r}"
-        elif f.default_factory is not dataclasses.MISSING:
-            assert param.default in (None, [], ()) and f.default_factory() in ({}, []), f.name
-        else:
-            assert param.required, f"{f.name} has no default, so its option must be required"
-        assert param.help, f"{f.name}: no help text (the field's docstring)"
+        _check_option(f.name, f, params[f.name])
 
 
 def test_recipe_and_options_resolve_in_the_library(tmp_path: Path) -> None:

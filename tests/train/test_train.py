@@ -151,7 +151,7 @@ def test_sample_with_too_few_placeholders_fails_naming_it(tiny_model_path, train
             "1",
         ],
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # a data error (mis.errors.DataError)
     assert (
         "sample 2" in result.output and "placeholders" in result.output and "conversations" in result.output
     )

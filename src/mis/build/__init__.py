@@ -24,7 +24,8 @@ Backend protocol (plug-ins such as MIS-mini implement these; see docs/build.md):
 Pass instances with ``run_build(config, backends=Backends(text={...}, image=...))``, or make them
 nameable in configs with :func:`register_text_backend` / :func:`register_image_backend`, or name a
 factory as ``package.module:factory``. Generic offline backends: :class:`TemplateGenerator`,
-:class:`ProceduralRenderer`, :class:`ExactChecker` (world in ``offline_world.yaml``).
+:class:`ProceduralRenderer`, :class:`ExactChecker` (the world of :mod:`mis.mini`,
+``mis/mini/world.yaml``; ``world: PATH`` in a config swaps in another).
 """
 
 from mis.build._backends import Backends, register_image_backend, register_text_backend, resolve_backends
@@ -38,6 +39,7 @@ from mis.build._config import (
     T2IConfig,
     config_from_dict,
     load_config,
+    resolve_config,
 )
 from mis.build._offline import ExactChecker, OfflineWorld, ProceduralRenderer, TemplateGenerator
 from mis.build._pipeline import BuildError, BuildResult, Manifest, read_manifest, restart, run_build
@@ -74,6 +76,7 @@ __all__ = [
     "TextBackend",
     "config_from_dict",
     "load_config",
+    "resolve_config",
     "load_prompts",
     "read_manifest",
     "read_seeds",

@@ -13,8 +13,18 @@ from typing import Any
 
 from mis.errors import ConfigError
 
-__all__ = ["MODEL_STEPS", "PROMPT_STEPS", "STAGES", "BuildConfig", "ConfigError", "StepModel", "T2IConfig",
-           "config_from_dict", "load_config"]
+__all__ = [
+    "MODEL_STEPS",
+    "PROMPT_STEPS",
+    "STAGES",
+    "BuildConfig",
+    "ConfigError",
+    "StepModel",
+    "T2IConfig",
+    "config_from_dict",
+    "load_config",
+    "resolve_config",
+]
 
 #: Model-calling steps, in pipeline order, with whether they see images.
 MODEL_STEPS: dict[str, bool] = {
@@ -31,8 +41,6 @@ MODEL_STEPS: dict[str, bool] = {
 PROMPT_STEPS: tuple[str, ...] = (*MODEL_STEPS, "render")
 #: Stages in order.
 STAGES: tuple[str, ...] = ("extract", "refine", "render", "split", "review", "label")
-
-
 
 
 @dataclass
@@ -98,23 +106,30 @@ class BuildConfig:
     """Everything `mis build run` needs; saved into the manifest."""
 
     seeds: list[str] = field(default_factory=list)
-    """Seed files/folders: JSONL or CSV of text queries (and/or image paths), or image folders."""
+    """Seed files or folders, repeatable: JSONL/CSV of text queries (and/or image paths), or image folders."""
     out: str | None = None
     """Output folder (stage work under OUT/<stage>/, dataset in the MIS layout at OUT/)."""
     text_model: str = "offline"
     """Default model for text steps (extract, refine, text_safety)."""
     vision_model: str = "offline"
     """Default model for vision steps (extract_image, critic, image_harm, label, label_judge)."""
-    steps: dict[str, StepModel] = field(default_factory=dict)
-    """Per-step model settings, keyed by step name (see MODEL_STEPS)."""
-    prompts: dict[str, str] = field(default_factory=dict)
-    """Per-step prompt template paths overriding the packaged ones (keys: PROMPT_STEPS)."""
+    steps: dict[str, StepModel] = field(
+        default_factory=dict, metadata={"option": "--step", "metavar": "STEP.KEY=VALUE"}
+    )
+    """Per-step model settings, repeatable: label.model=openai/gpt-4o-2024-11-20, refine.concurrency=16
+    (keys: the fields of StepModel; steps: MODEL_STEPS)."""
+    prompts: dict[str, str] = field(
+        default_factory=dict, metadata={"option": "--prompt", "metavar": "STEP=PATH"}
+    )
+    """Your own prompt template for a step, repeatable (the model steps and render)."""
     t2i: T2IConfig = field(default_factory=T2IConfig)
     """Text-to-image settings."""
     questions_per_seed: int = 3
     """Questions asked of the extract step per seed (paper: 2-3)."""
     max_seeds: int | None = None
     """Use only the first N seeds (after sorting by id)."""
+    allow_outside_root: bool = False
+    """Accept seed images outside the folder of the seed file (or the seed folder) that names them."""
     label_attempts: int = 3
     """Label generations per train sample before it is dropped as unsafe."""
     phash_distance: int = 4
@@ -122,7 +137,7 @@ class BuildConfig:
     require_review: bool = False
     """Stop after split until `mis build review-import` has recorded human decisions."""
     world: str | None = None
-    """Offline world YAML (objects, question templates, rules) for the offline backends."""
+    """Offline world YAML for the offline backends (default: mis/mini/world.yaml, whose format it follows)."""
     durable: bool = True
     """fsync every record. False is faster for throwaway builds (demos, tests) and still survives a
     killed process; only a power cut could lose the last records."""
@@ -183,6 +198,16 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> BuildCo
     unknown = set(data) - known
     if unknown:
         raise ConfigError(f"{source}: unknown field(s) {sorted(unknown)}; valid: {', '.join(sorted(known))}")
+    for where, kind, given in (
+        *((f"steps.{k}", StepModel, v) for k, v in (data.get("steps") or {}).items()),
+        ("t2i", T2IConfig, data.get("t2i")),
+    ):
+        if given is not None and not isinstance(given, dict):
+            raise ConfigError(f"{source}: {where}: expected a mapping of settings, got {given!r}")
+        bad = sorted(set(given or {}) - {f.name for f in dataclasses.fields(kind)})
+        if bad:
+            valid = ", ".join(f.name for f in dataclasses.fields(kind))
+            raise ConfigError(f"{source}: {where}: unknown setting(s) {', '.join(bad)}; valid: {valid}")
     try:
         steps = {k: StepModel(**(v or {})) for k, v in (data.pop("steps", None) or {}).items()}
         t2i = T2IConfig(**(data.pop("t2i", None) or {}))
@@ -227,3 +252,35 @@ def load_config(name_or_path: str | Path) -> BuildConfig:
     if config.world and not Path(config.world).is_absolute() and (base / config.world).exists():
         config.world = str(base / config.world)
     return config
+
+
+def resolve_config(
+    name_or_path: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> BuildConfig:
+    """Defaults <- a config file or packaged name <- ``overrides`` (what `mis build run` options gave).
+
+    ``steps`` and ``t2i`` merge key by key (``--step label.model=X`` keeps the file's other settings of
+    ``label``); ``prompts`` merge by step. Paths in ``overrides`` (seeds, out, prompts, world) are relative
+    to the working directory and are made absolute, as the file's own are made relative to the file.
+    """
+    config = load_config(name_or_path) if name_or_path else BuildConfig()
+    data = config.to_dict()
+    for key, value in (overrides or {}).items():
+        if key == "steps":
+            if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+                raise ConfigError(f"steps: expected STEP.KEY=VALUE settings, got {value!r}")
+            for step, settings in value.items():
+                data["steps"][step] = {**(data["steps"].get(step) or {}), **settings}
+        elif key in ("t2i", "prompts"):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    given = overrides or {}
+    if "seeds" in given:
+        data["seeds"] = [str(Path(s).expanduser().resolve()) for s in given["seeds"]]
+    for key in ("out", "world"):
+        if given.get(key):
+            data[key] = str(Path(given[key]).expanduser().resolve())
+    for step, path in (given.get("prompts") or {}).items():
+        data["prompts"][step] = str(Path(path).expanduser().resolve())
+    return config_from_dict(data, source="options" if not name_or_path else f"{name_or_path} + options")

@@ -36,7 +36,8 @@ class Extract(Stage):
 
     def inputs(self, ctx: Context) -> list[Record]:
         """The seeds."""
-        return read_seeds(ctx.config.seeds, ctx.config.max_seeds)
+        config = ctx.config
+        return read_seeds(config.seeds, config.max_seeds, allow_outside=config.allow_outside_root)
 
     async def process(self, ctx: Context, record: Record) -> Result:
         """Ask for questions, keep each valid one, drop each invalid one with its reason."""

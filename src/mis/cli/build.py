@@ -1,14 +1,22 @@
-"""`mis build`: run the MIS construction pipeline, and the human review round."""
+"""`mis build`: run the MIS construction pipeline, and the human review round.
+
+`mis build run`'s options are generated from `mis.build.BuildConfig` (``--t2i-<name>`` for its text-to-image
+settings, ``--step STEP.KEY=VALUE`` for per-step models); `mis.build.resolve_config` merges them over
+``--config``.
+"""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mis._util.config import command
+from mis.build._config import STAGES, BuildConfig
 from mis.cli._app import app, console, fail
 
 build_app = typer.Typer(
@@ -18,114 +26,15 @@ build_app = typer.Typer(
 app.add_typer(build_app, name="build")
 
 
-def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
-    out = {}
-    for value in values or []:
-        key, sep, rest = value.partition("=")
-        if not sep or not key or not rest:
-            raise fail(f"{option}: expected STEP=VALUE, got {value!r}")
-        out[key.strip()] = rest.strip()
-    return out
+def _resolve(config: str | None, given: dict[str, Any]) -> BuildConfig:
+    from mis.build import resolve_config
+
+    return resolve_config(config, given)
 
 
-@build_app.command("run")
-def run(
-    out: Annotated[
-        Path, typer.Option("--out", help="Output folder (created; rerun the same command to resume).")
-    ],
-    config: Annotated[
-        str | None, typer.Option("--config", help="YAML build config, or a packaged one: paper, offline.")
-    ] = None,
-    seeds: Annotated[
-        list[Path] | None, typer.Option("--seeds", help="Seed JSONL/CSV files or folders (repeatable).")
-    ] = None,
-    text_model: Annotated[
-        str | None, typer.Option(help="Default model for text steps (inspect model string or 'offline').")
-    ] = None,
-    vision_model: Annotated[str | None, typer.Option(help="Default model for vision steps.")] = None,
-    model: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model",
-            help="STEP=MODEL for one step (repeatable). Steps: "
-            "extract, extract_image, refine, critic, text_safety, image_harm, label, "
-            "label_judge.",
-        ),
-    ] = None,
-    prompt: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--prompt",
-            help="STEP=PATH: your own prompt template for a step (repeatable; steps above plus 'render').",
-        ),
-    ] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Requests in flight per model step.")] = None,
-    t2i: Annotated[
-        str | None, typer.Option("--t2i", help="Text-to-image backend: diffusers, openai, offline.")
-    ] = None,
-    t2i_model: Annotated[
-        str | None, typer.Option(help="diffusers path/hub id or images-API model name.")
-    ] = None,
-    t2i_steps: Annotated[int | None, typer.Option(help="Denoising steps.")] = None,
-    t2i_guidance: Annotated[float | None, typer.Option(help="Guidance scale.")] = None,
-    t2i_size: Annotated[int | None, typer.Option(help="Image width and height in pixels.")] = None,
-    t2i_seed: Annotated[int | None, typer.Option(help="Base seed of the renders.")] = None,
-    max_seeds: Annotated[int | None, typer.Option(help="Use only the first N seeds.")] = None,
-    require_review: Annotated[
-        bool | None,
-        typer.Option("--require-review/--no-require-review", help="Stop after split until review-import."),
-    ] = None,
-    restart_from: Annotated[
-        str | None, typer.Option(help="Redo this stage and the later ones (cache is kept).")
-    ] = None,
-    until: Annotated[str | None, typer.Option(help="Stop after this stage.")] = None,
-) -> None:
-    """Run (or resume) every stage and write the dataset in the MIS layout with a manifest."""
-    from mis.build import (
-        BuildConfig,
-        BuildError,
-        BuildEvent,
-        ConfigError,
-        SeedError,
-        StepModel,
-        load_config,
-        run_build,
-    )
-
-    try:
-        cfg = load_config(config) if config else BuildConfig()
-    except ConfigError as exc:
-        raise fail(str(exc)) from exc
-    cfg.out = str(out.resolve())
-    if seeds:
-        cfg.seeds = [str(s.resolve()) for s in seeds]
-    if text_model:
-        cfg.text_model = text_model
-    if vision_model:
-        cfg.vision_model = vision_model
-    for step, name in _pairs(model, "--model").items():
-        cfg.steps.setdefault(step, StepModel()).model = name
-    cfg.prompts.update(_pairs(prompt, "--prompt"))
-    if concurrency is not None:
-        from mis.build import MODEL_STEPS
-
-        for step in MODEL_STEPS:
-            cfg.steps.setdefault(step, StepModel()).concurrency = concurrency
-    for attr, value in (
-        ("backend", t2i),
-        ("model", t2i_model),
-        ("steps", t2i_steps),
-        ("guidance", t2i_guidance),
-        ("seed", t2i_seed),
-        ("width", t2i_size),
-        ("height", t2i_size),
-    ):
-        if value is not None:
-            setattr(cfg.t2i, attr, value)
-    if max_seeds is not None:
-        cfg.max_seeds = max_seeds
-    if require_review is not None:
-        cfg.require_review = require_review
+def _run_build(cfg: BuildConfig, *, restart_from: str | None, until: str | None) -> None:
+    """Run (or resume) every stage with a progress bar per stage, then the stage table."""
+    from mis.build import BuildEvent, run_build
 
     with Progress(
         TextColumn("{task.description:<8}"),
@@ -145,10 +54,7 @@ def run(
             elif event.kind == "advance" and event.stage in tasks:
                 progress.advance(tasks[event.stage])
 
-        try:
-            result = run_build(cfg, on_event=on_event, restart_from=restart_from, until=until)
-        except (ConfigError, BuildError, SeedError) as exc:
-            raise fail(str(exc)) from exc
+        result = run_build(cfg, on_event=on_event, restart_from=restart_from, until=until)
 
     table = Table(title=f"mis build: {result.status}")
     for col in ("stage", "in", "out", "dropped", "reasons", "errors"):
@@ -167,6 +73,30 @@ def run(
         console.print(result.message)
     if result.status == "incomplete":
         raise typer.Exit(1)
+
+
+_STAGE_HELP = ", ".join(STAGES)
+build_app.command(
+    "run", help="Run (or resume: rerun the same command) every stage and write the dataset in the MIS layout "
+    "with a manifest."
+)(
+    command(
+        BuildConfig,
+        _run_build,
+        resolver=_resolve,
+        recipe_option="--config",
+        recipe_help="YAML build config, or a packaged one (paper, offline); options given here override it.",
+        extras=(
+            inspect.Parameter("restart_from", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+                              default=typer.Option(None, "--restart-from", rich_help_panel="Stages",
+                                                   help=f"Redo this stage and the later ones (cache kept): "
+                                                   f"{_STAGE_HELP}.")),
+            inspect.Parameter("until", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+                              default=typer.Option(None, "--until", rich_help_panel="Stages",
+                                                   help=f"Stop after this stage: {_STAGE_HELP}.")),
+        ),
+    )
+)
 
 
 @build_app.command("review-export")

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from mis.errors import ConfigError as BaseConfigError
+
 __all__ = [
     "ConfigError",
     "TrainConfig",
@@ -46,14 +48,36 @@ RESUMABLE_CHANGES = frozenset(
 )
 
 
-class ConfigError(ValueError):
-    """A bad training option; the message names the field, the reason and the fix."""
+class ConfigError(BaseConfigError):
+    """A bad training option; the message names the field, the reason and the fix (exit code 2)."""
 
 
-def _f(default: Any, help: str, **kw: Any) -> Any:  # noqa: A002 - mirrors TRL's metadata={"help": ...}
+def _f(default: Any, help: str, panel: str, **meta: Any) -> Any:  # noqa: A002 - TRL's metadata={"help": ...}
+    """A field with its help text and CLI help panel in its metadata (`mis train --help` is built from it)."""
+    metadata = {"help": help, "panel": panel, **meta}
     if isinstance(default, list | dict):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kw)
-    return field(default=default, metadata={"help": help}, **kw)
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def _data(default: Any, help: str, **meta: Any) -> Any:  # noqa: A002
+    return _f(default, help, "Data and output", **meta)
+
+
+def _optim(default: Any, help: str) -> Any:  # noqa: A002
+    return _f(default, help, "Optimisation")
+
+
+def _trained(default: Any, help: str) -> Any:  # noqa: A002
+    return _f(default, help, "What is trained")
+
+
+def _speed(default: Any, help: str) -> Any:  # noqa: A002
+    return _f(default, help, "Memory, speed and launch")
+
+
+def _ckpt(default: Any, help: str) -> Any:  # noqa: A002
+    return _f(default, help, "Checkpoints and logging")
 
 
 @dataclass
@@ -61,88 +85,104 @@ class TrainConfig:
     """Everything `mis train` needs. Every field has a default; recipes set the paper's values."""
 
     # --- what to train, on what, where to
-    model: str | None = _f(None, "Local path or hub id of an AutoModelForImageTextToText checkpoint.")
-    data: str | None = _f(None, "Training data: anything `mis.data.load` reads whose samples carry `target`.")
-    out: str | None = _f(
+    model: str | None = _data(None, "Local path or hub id of an AutoModelForImageTextToText checkpoint.")
+    data: str | None = _data(
+        None, "Training data: anything `mis.data.load` reads whose samples carry `target`."
+    )
+    out: str | None = _data(
         None, "Output folder: final weights + processor + README.md; checkpoints in OUT/checkpoints."
     )
-    recipe: str | None = _f(None, "Name or path of the recipe this config came from (recorded, not re-read).")
-    splits: list[str] | None = _f(
-        None, "Only these splits of --data (default: all; each must carry targets)."
+    recipe: str | None = _data(
+        None, "Name or path of the recipe this config came from (recorded, not re-read)."
     )
-    general_data: str | None = _f(
+    splits: list[str] | None = _data(
+        None,
+        "Only these splits of --data (repeatable; default: all; each must carry targets).",
+        option="--split",
+    )
+    general_data: str | None = _data(
         None,
         "General instruction set mixed in (paper: 500 M4-Instruct samples); a run without it logs a warning.",
     )
-    general_samples: int | None = _f(
+    general_samples: int | None = _data(
         500,
         "Exactly this many general samples are mixed in (paper App. B.2: 500; the paper's 11.1% is "
         "500 of 4,427). None: use --general-ratio, or all of --general-data.",
     )
-    general_ratio: float | None = _f(
+    general_ratio: float | None = _data(
         None,
         "Instead of --general-samples: the general share of the final mixture (e.g. 0.111). Setting it "
         "(without --general-samples) turns --general-samples off.",
     )
-    baseline: str | None = _f(
+    baseline: str | None = _data(
         None,
         "Which of the paper's baselines this run trains (text-only, vlguard-p, sorry-prefix, "
         "textual-sft); recorded with the run, set by the baseline recipes.",
     )
     # --- optimisation
-    epochs: float = _f(3.0, "Training epochs (paper Table 7: 2 for InternVL2.5, 3 for the others).")
-    lr: float = _f(1e-5, "Peak learning rate (paper Table 7: 5e-6, or 2e-6 for Qwen2-VL).")
-    warmup_ratio: float = _f(0.03, "Linear warm-up as a share of all steps (paper: 0.03).")
-    lr_scheduler: str = _f(
+    epochs: float = _optim(3.0, "Training epochs (paper Table 7: 2 for InternVL2.5, 3 for the others).")
+    lr: float = _optim(1e-5, "Peak learning rate (paper Table 7: 5e-6, or 2e-6 for Qwen2-VL).")
+    warmup_ratio: float = _optim(0.03, "Linear warm-up as a share of all steps (paper: 0.03).")
+    lr_scheduler: str = _optim(
         "cosine", "transformers scheduler name after warm-up (our choice; the paper is silent)."
     )
-    weight_decay: float = _f(0.0, "AdamW weight decay (our choice).")
-    optim: str = _f("adamw_torch", "transformers optimizer name (our choice; the paper is silent).")
-    batch_size: int = _f(1, "Per-device batch size.")
-    grad_accum: int = _f(1, "Gradient accumulation steps (global batch = batch_size * grad_accum * GPUs).")
-    max_length: int | None = _f(
+    weight_decay: float = _optim(0.0, "AdamW weight decay (our choice).")
+    optim: str = _optim("adamw_torch", "transformers optimizer name (our choice; the paper is silent).")
+    batch_size: int = _optim(1, "Per-device batch size.")
+    grad_accum: int = _optim(
+        1, "Gradient accumulation steps (global batch = batch_size * grad_accum * GPUs)."
+    )
+    max_length: int | None = _optim(
         4096, "Max tokens per sample; image tokens past it stop the run, target tokens past it are cut."
     )
-    max_steps: int | None = _f(None, "Stop after this many optimizer steps (overrides epochs).")
-    seed: int = _f(42, "Seed for data order, mixing, LoRA init.")
+    max_steps: int | None = _optim(None, "Stop after this many optimizer steps (overrides epochs).")
+    seed: int = _optim(42, "Seed for data order, mixing, LoRA init.")
     # --- what is trained
-    freeze_vision: bool = _f(True, "Freeze the vision encoder; train LM + projector (the paper's setting).")
-    lora: bool = _f(
+    freeze_vision: bool = _trained(
+        True, "Freeze the vision encoder; train LM + projector (the paper's setting)."
+    )
+    lora: bool = _trained(
         False, "Train LoRA adapters on the language model's linear layers instead of all weights."
     )
-    qlora: bool = _f(False, "LoRA on a 4-bit (NF4) base model; needs CUDA and bitsandbytes.")
-    lora_r: int = _f(16, "LoRA rank.")
-    lora_alpha: int = _f(32, "LoRA alpha (scaling = alpha / r).")
-    lora_dropout: float = _f(0.05, "LoRA dropout.")
-    merge_lora: bool = _f(
+    qlora: bool = _trained(False, "LoRA on a 4-bit (NF4) base model; needs CUDA and bitsandbytes.")
+    lora_r: int = _trained(16, "LoRA rank.")
+    lora_alpha: int = _trained(32, "LoRA alpha (scaling = alpha / r).")
+    lora_dropout: float = _trained(0.05, "LoRA dropout.")
+    merge_lora: bool = _trained(
         True, "Fold the adapter into OUT's weights at the end (OUT/adapter is kept either way)."
     )
     # --- memory / speed
-    bf16: bool | None = _f(None, "bf16 mixed precision; None = on when a bf16-capable GPU is present.")
-    gradient_checkpointing: bool = _f(True, "Recompute activations in backward (less memory, ~30% slower).")
-    fused_lm_head: bool = _f(
+    bf16: bool | None = _speed(None, "bf16 mixed precision; None = on when a bf16-capable GPU is present.")
+    gradient_checkpointing: bool = _speed(
+        True, "Recompute activations in backward (less memory, ~30% slower)."
+    )
+    fused_lm_head: bool = _speed(
         True,
         "TRL's fused LM head: log-probs computed in tiles over answer tokens only, never the full logits "
         "(saves GBs on 150k-token vocabularies). False uses the model's own cross-entropy, faster for tiny "
         "vocabularies where the tiling costs more than it saves (the tiny-cpu recipe).",
     )
-    attn_implementation: str | None = _f(None, "e.g. sdpa, flash_attention_2 (None = transformers' default).")
-    dataloader_num_workers: int = _f(0, "DataLoader workers that open and process images.")
-    accelerate: str | None = _f(
+    attn_implementation: str | None = _speed(
+        None, "e.g. sdpa, flash_attention_2 (None = transformers' default)."
+    )
+    dataloader_num_workers: int = _speed(0, "DataLoader workers that open and process images.")
+    accelerate: str | None = _speed(
         None, "Launch under `accelerate launch`: zero2, zero3, fsdp, ddp or a YAML path."
     )
-    num_processes: int | None = _f(
+    num_processes: int | None = _speed(
         None, "Processes for --accelerate (default: the config's value / all GPUs)."
     )
     # --- checkpoints / logging
-    resume: bool = _f(
+    resume: bool = _ckpt(
         False, "Resume from the last checkpoint in OUT/checkpoints (refuses a non-empty OUT otherwise)."
     )
-    save_steps: int = _f(500, "Save a checkpoint every N optimizer steps.")
-    save_total_limit: int | None = _f(2, "Keep only the last N checkpoints.")
-    logging_steps: int = _f(10, "Log loss every N steps.")
-    report_to: str = _f("none", "transformers report_to (none, tensorboard, wandb, ...).")
-    validate: bool = _f(True, "Process every sample once before training so a bad one stops the run early.")
+    save_steps: int = _ckpt(500, "Save a checkpoint every N optimizer steps.")
+    save_total_limit: int | None = _ckpt(2, "Keep only the last N checkpoints.")
+    logging_steps: int = _ckpt(10, "Log loss every N steps.")
+    report_to: str = _ckpt("none", "transformers report_to (none, tensorboard, wandb, ...).")
+    validate: bool = _ckpt(
+        True, "Process every sample once before training so a bad one stops the run early."
+    )
 
     def check(self) -> TrainConfig:
         """Validate field combinations before any model is loaded; raise ConfigError naming field and fix."""

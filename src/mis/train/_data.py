@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mis.errors import DataError
+
 if TYPE_CHECKING:
     from mis.data import Sample
     from mis.models import TurnLayout
@@ -45,8 +47,8 @@ PAPER_GENERAL_SAMPLES = 500
 _ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
 
 
-class TrainDataError(ValueError):
-    """Bad training data; the message names the source, the sample uid and the field."""
+class TrainDataError(DataError):
+    """Bad training data; the message names the source, the sample uid and the field (exit code 3)."""
 
 
 def to_row(sample: Sample, source: str) -> dict[str, Any]:
