@@ -8,5 +8,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("INSPECT_DISPLAY", "none")
+# mis's own cache (drawn images, the image gate's verdicts) stays out of the user's ~/.cache: one folder per
+# test session, shared by the xdist workers and the commands the tests start
+if "MIS_CACHE_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["MIS_CACHE_DIR"] = tempfile.mkdtemp(prefix="mis-test-cache-")
 
 pytest_plugins = ["tests.fixtures.models", "tests.fixtures.data"]

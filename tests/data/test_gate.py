@@ -281,3 +281,40 @@ def test_problem_names_file_sample_and_field(root: Path) -> None:
     problem = check.problem("mis_hard.json", "7", "image_path2")
     assert str(problem) == f"mis_hard.json: sample 7: field 'image_path2': {check.message}"
     assert problem.code == "not_found" and "missing.png" in problem.message
+
+
+def test_two_runs_saving_one_cache_keep_both_runs_verdicts(root: Path, tmp_path: Path) -> None:
+    cache_file = tmp_path / "shared" / "gate.json"
+    (root / "two.png").write_bytes((root / "img/ok.png").read_bytes())
+    first, second = ImageGate(root, cache=cache_file), ImageGate(root, cache=cache_file)
+    assert first.check("img/ok.png").ok and second.check("two.png").ok
+    first.save()
+    second.save()  # loaded before the first saved: merges instead of dropping the first run's verdict
+    entries = json.loads(cache_file.read_text())["entries"]
+    assert {os.path.realpath(root / "img/ok.png"), os.path.realpath(root / "two.png")} <= set(entries)
+    assert not list(cache_file.parent.glob("*.tmp"))
+
+
+def test_eval_gate_verdicts_are_shared_per_dataset_and_never_trusted_for_a_changed_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mis.data import load
+    from mis.errors import DataError
+    from mis.eval._samples import ImagePolicy, gate_samples, shared_gate_cache
+    from mis.eval.benchmarks import get
+    from tests.fixtures.data import make_mis_test_dir
+
+    monkeypatch.setenv("MIS_CACHE_DIR", str(tmp_path / "cache"))
+    data = make_mis_test_dir(tmp_path / "data", n_easy=0, n_hard=3, n_real=0)
+    samples = list(load(str(data), splits=["hard"]).samples)
+    kept, invalid = gate_samples(get("mis"), str(data), samples, ImagePolicy())
+    assert len(kept) == 3 and not invalid
+    want = [[hashlib.sha256(p.read_bytes()).hexdigest() for p in s.image_paths()] for s in samples]
+    assert [s.metadata["image_sha256"] for s in kept] == want  # what samples.jsonl records, read once
+    cache = shared_gate_cache(data)
+    assert cache.parent == tmp_path / "cache" / "image_gate"
+    assert len(json.loads(cache.read_text())["entries"]) == 6
+    bad = samples[1].image_paths()[0]
+    bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])  # truncated after the first run checked it
+    with pytest.raises(DataError, match=r"sample hard/2: field 'images' \(image 1 of 2\).*truncated|ends"):
+        gate_samples(get("mis"), str(data), samples, ImagePolicy())

@@ -25,7 +25,8 @@ def test_tiny_run_prints_checked_numbers(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(PERF / "eval_scale.py"), "--n", "4", "--image-px", "64", "--latency", "0",
          "--connections", "4", "--variants", "authors", "mis-eval", "mis-judge",
-         "--cache", str(tmp_path / "cache"), "--work", str(tmp_path / "work"), "--json", str(report)],
+         "--gate", "warm", "--cache", str(tmp_path / "cache"), "--work", str(tmp_path / "work"),
+         "--json", str(report)],
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     data = json.loads(report.read_text())
@@ -41,7 +42,8 @@ def test_tiny_run_prints_checked_numbers(tmp_path: Path) -> None:
     ratio, _ = [r for r in data["ratios"] if r["kind"] == "wall_vs_authors"]
     assert ratio["variant"] == "mis-eval" and ratio["authors_over_variant"] == pytest.approx(
         cells["authors"]["wall_s"][1] / cells["mis-eval"]["wall_s"][1])
-    assert data["server_checks"][0]["requests"] == 8
+    assert data["server_checks"][0]["requests"] == 8 and data["gate"] == "warm"
+    assert "# image gate warmed in" in proc.stdout
     assert "| authors | 4 | 0 s |" in proc.stdout and "| mis-eval | 4 | 0 s |" in proc.stdout
     assert not (tmp_path / "work").exists()  # cleaned up without --keep
 

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import struct
+import threading
 import warnings
 import zlib
 from collections.abc import Iterable
@@ -306,9 +307,10 @@ def _content_check(real: str, max_pixels: int, formats: frozenset[str], want_has
 class GateCache:
     """Remembered content verdicts, keyed by (real path, size, mtime_ns, inode) and the gate's settings.
 
-    A small JSON file (e.g. ``RUN/image_gate.json``) lets a resumed run's preflight skip decoding
-    images that did not change. Path rules (root, symlinks) are never cached: they are re-checked
-    on every call because they are cheap and depend on the caller's root.
+    A small JSON file per dataset folder (eval, bench and judge keep it under ``~/.cache/mis/image_gate/``)
+    lets every later run on the same data (a resumed run, the next model) skip decoding images that did not
+    change; saving merges with what another run saved meanwhile. Path rules (root, symlinks) are never
+    cached: they are re-checked on every call because they are cheap and depend on the caller's root.
     """
 
     def __init__(self, path: str | Path | None = None) -> None:
@@ -347,8 +349,15 @@ class GateCache:
         if self.path is None or not self._dirty:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"version": GATE_VERSION, "entries": self.entries}), encoding="utf-8")
+        entries = dict(self.entries)
+        try:  # another run on the same data may have saved meanwhile: keep its verdicts too
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if data.get("version") == GATE_VERSION:
+                entries = {**data.get("entries", {}), **entries}
+        except (OSError, ValueError, AttributeError):
+            pass
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps({"version": GATE_VERSION, "entries": entries}), encoding="utf-8")
         os.replace(tmp, self.path)
         self._dirty = False
 

@@ -83,7 +83,17 @@ class ImagePolicy:
     allow_outside: bool = False
     """Accept paths that lead outside the dataset folder (``--allow-outside-root``)."""
     cache: Path | None = None
-    """Where the gate remembers checked files (a resumed run does not decode them again)."""
+    """Where the gate remembers checked files (None: :func:`shared_gate_cache`, one file per dataset folder,
+    so a resumed run and every other model's run on the same data skip decoding unchanged images)."""
+
+
+def shared_gate_cache(root: Path) -> Path:
+    """The gate's verdicts for one dataset folder, shared by every run on this machine (``MIS_CACHE_DIR``).
+
+    Verdicts are keyed by each file's real path, size, mtime and inode, so a changed file is checked again.
+    """
+    key = hashlib.sha256(os.path.realpath(root).encode("utf-8")).hexdigest()[:20]
+    return cache_root() / "image_gate" / f"{key}.json"
 
 
 #: How to get past the gate, for every message it gives.
@@ -101,7 +111,7 @@ def _dataset_root(data: str, sample: Sample) -> Path:
 
 def gate_samples(spec: Benchmark, data: str, samples: Sequence[Sample],
                  policy: ImagePolicy) -> tuple[list[Sample], list[dict[str, Any]]]:
-    """Every image through the gate (:class:`mis.data.ImageGate`), one at a time, before any request.
+    """Every image through the gate (:class:`mis.data.ImageGate`), before any request.
 
     An image must lie inside the dataset (or mis's own cache of files it drew) and be a whole image of an
     allowed format within the pixel budget.
@@ -109,31 +119,40 @@ def gate_samples(spec: Benchmark, data: str, samples: Sequence[Sample],
     Returns the samples that may run and one ``invalid`` row per sample left out (``skip``); with ``stop`` a
     failing image raises :class:`DataError` naming the sample, the field and the path.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from mis.data import ImageGate
 
     gates: dict[Path, ImageGate] = {}
-    kept: list[Sample] = []
-    invalid: list[dict[str, Any]] = []
-    problems: list[str] = []
     mine = os.path.realpath(cache_root())
+    jobs: list[tuple[ImageGate, str]] = []
     for s in samples:
         root = _dataset_root(data, s)
         if root not in gates:
-            gates[root] = ImageGate(root, allow_outside=policy.allow_outside,
-                                    cache=policy.cache if policy.cache is not None else None)
+            cache = policy.cache if policy.cache is not None else shared_gate_cache(root)
+            gates[root] = ImageGate(root, allow_outside=policy.allow_outside, cache=cache)
             gates[root].roots.append(mine)  # images mis drew itself (FigStep, white images, parquet cells)
-        gate = gates[root]
-        failed = []
-        for k, path in enumerate(s.image_paths(), start=1):
+        for path in s.image_paths():
             lexical = os.path.abspath(path)
             inside = lexical.startswith(str(root) + os.sep)
             shown = os.path.relpath(lexical, root) if inside else str(path)
-            check = gate.check(shown if not os.path.isabs(shown) else lexical)
-            if not check.ok:
-                where = f"sample {s.uid}: field 'images' (image {k} of {len(s.images)})"
-                failed.append(f"{where}: {check.message}")
+            jobs.append((gates[root], shown if not os.path.isabs(shown) else lexical))
+    # zlib, crc32 and sha256 release the GIL on large buffers, so a few threads use every core; each
+    # check streams its file in 64 KiB pieces, so memory stays a few pieces per thread
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        checks = iter(list(pool.map(lambda job: job[0].check(job[1]), jobs)))
+    kept: list[Sample] = []
+    invalid: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for s in samples:
+        mine_checks = [next(checks) for _ in s.image_paths()]
+        failed = [f"sample {s.uid}: field 'images' (image {k} of {len(s.images)}): {check.message}"
+                  for k, check in enumerate(mine_checks, start=1) if not check.ok]
         if not failed:
-            kept.append(s)
+            # the gate read every byte already: its sha256 is what samples.jsonl records (no second read)
+            hashes = [c.sha256 for c in mine_checks]
+            kept.append(s.model_copy(update={"metadata": {**s.metadata, "image_sha256": hashes}})
+                        if all(hashes) else s)
             continue
         problems += failed
         invalid.append({"uid": s.uid, "id": s.id, "split": s.split, "category": s.category,

@@ -248,8 +248,7 @@ def run_bench(
 def run_judge(config: JudgeConfig, progress: runner.Progress | None = None) -> Outcome:
     """`mis judge`: judge responses produced elsewhere (the authors' JSONL); same outputs as `mis eval`."""
     config.validate()
-    policy = ImagePolicy(on_invalid=config.invalid_images, allow_outside=config.allow_outside_root,
-                         cache=Path(config.out) / runner.GATE_CACHE_FILE)
+    policy = ImagePolicy(on_invalid=config.invalid_images, allow_outside=config.allow_outside_root)
     Path(config.out).mkdir(parents=True, exist_ok=True)
     responses = read_responses(config.responses, config.data, limit=config.limit, policy=policy)
     model_name = config.model or Path(config.responses).stem

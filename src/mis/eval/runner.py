@@ -15,7 +15,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,7 +43,6 @@ RUN_FILE = "run.json"
 GENERATIONS_FILE = "generations.jsonl"
 RESULTS_FILE = "results.json"
 #: The image gate's memory of the files it checked (a resumed run does not decode them again).
-GATE_CACHE_FILE = "image_gate.json"
 SAMPLES_FILE = "samples.jsonl"
 SCHEMA_VERSION = 2
 
@@ -198,11 +197,9 @@ def _prepare(unit: Unit, model: ModelOptions | None) -> _Prepared:
     if unit.selection is not None:
         samples, fingerprint = unit.selection
     else:
-        policy = unit.policy
-        if policy is not None and policy.cache is None:
-            policy = replace(policy, cache=unit.out / GATE_CACHE_FILE)
         picked, fingerprint, invalid = select(spec, unit.data, unit.options, limit=unit.limit,
-                                              image_mode=unit.image_mode, missing=unit.missing, policy=policy)
+                                              image_mode=unit.image_mode, missing=unit.missing,
+                                              policy=unit.policy)
         samples = convert(spec, picked, unit.options, served)
     bound = spec.judges(unit.judges, unit.options)
     task = spec.task_for(unit.options)
@@ -447,9 +444,15 @@ def replay_response() -> Solver:
 
 
 def image_hashes(state: TaskState) -> list[str]:
-    """sha256 of each image the model saw, from the bytes already in memory (the files are not read again)."""
+    """sha256 of each image the model saw, without reading the files again.
+
+    The image gate's hashes (it read every byte before the run), else from the bytes already in memory.
+    """
     import base64
     import hashlib
+
+    if state.metadata.get("image_sha256"):
+        return list(state.metadata["image_sha256"])
 
     for message in state.messages:
         if message.role == "user" and not isinstance(message.content, str):
