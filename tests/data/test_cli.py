@@ -24,13 +24,13 @@ def test_validate_ok_and_problems(mis_test_dir: Path) -> None:
     records[0]["question"] = ""
     (mis_test_dir / "mis_easy.json").write_text(json.dumps(records))
     bad = runner.invoke(app, ["data", "validate", str(mis_test_dir)], terminal_width=200)
-    assert bad.exit_code == 1
+    assert bad.exit_code == 3
     assert "2 problem(s)" in bad.output
     assert "mis_hard.json" in bad.output and "image_path2" in bad.output
     assert "question is empty" in bad.output
 
     as_json = runner.invoke(app, ["data", "validate", str(mis_test_dir), "--json"])
-    assert as_json.exit_code == 1
+    assert as_json.exit_code == 3
     rows = json.loads(as_json.stdout)
     assert {(Path(r["file"]).name, r["sample_id"], r["field"]) for r in rows} == {
         ("mis_hard.json", "2", "image_path2"), ("mis_easy.json", "1", "question")}
@@ -53,7 +53,7 @@ def test_export_command_round_trip(mis_train_file: Path, tmp_path: Path) -> None
     assert "wrote 4 samples (train 4) as llamafactory" in result.output
     assert [s.question for s in load(out)] == [s.question for s in load(mis_train_file)]
     again = runner.invoke(app, ["data", "export", str(mis_train_file), "-f", "swift", "-o", str(out)])
-    assert again.exit_code == 1 and "not empty" in again.output
+    assert again.exit_code == 3 and "not empty" in again.output
     wrong = runner.invoke(app, ["data", "export", str(mis_train_file), "-f", "csv", "-o", str(tmp_path)])
     assert wrong.exit_code == 2
 
@@ -61,9 +61,9 @@ def test_export_command_round_trip(mis_train_file: Path, tmp_path: Path) -> None
 def test_unreadable_source_exit_codes(tmp_path: Path) -> None:
     (tmp_path / "mis_easy.json").write_text("{broken")
     stats_result = runner.invoke(app, ["data", "stats", str(tmp_path)])
-    assert stats_result.exit_code == 1 and "not valid JSON" in stats_result.output
+    assert stats_result.exit_code == 3 and "not valid JSON" in stats_result.output
     validate_result = runner.invoke(app, ["data", "validate", str(tmp_path)])
-    assert validate_result.exit_code == 1 and "not valid JSON" in validate_result.output
+    assert validate_result.exit_code == 3 and "not valid JSON" in validate_result.output
 
 
 def test_export_length_check_with_a_real_processor(
@@ -78,4 +78,4 @@ def test_export_length_check_with_a_real_processor(
     assert not (tmp_path / "cut").exists()  # checked before anything is written
     result = runner.invoke(app, ["data", "export", str(mis_test_dir), "-f", "hf", "-o", str(tmp_path / "c"),
                                  "--tokenizer", str(model), "--max-length", "12"])
-    assert result.exit_code == 1 and "over --max-length 12" in result.output
+    assert result.exit_code == 3 and "over --max-length 12" in result.output

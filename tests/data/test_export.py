@@ -152,7 +152,7 @@ def test_export_tokenizer_with_a_missing_or_corrupt_image_is_one_clean_line(
     base = ["data", "export", str(mis_test_dir), "--format", "swift", "--tokenizer", str(model),
             "--max-length", "512"]
     missing = runner.invoke(app, [*base, "--out", str(tmp_path / "a")], terminal_width=400)
-    assert missing.exit_code == 1 and isinstance(missing.exception, SystemExit)
+    assert missing.exit_code == 3 and isinstance(missing.exception, SystemExit)
     assert "Traceback" not in missing.output
     lines = [line for line in missing.output.splitlines() if line.strip()]
     assert len(lines) == 1, missing.output
@@ -160,7 +160,7 @@ def test_export_tokenizer_with_a_missing_or_corrupt_image_is_one_clean_line(
                                "hard_image/1/object2.png")
     (mis_test_dir / "easy_image/3/object1.png").write_text("text, not an image")
     corrupt = runner.invoke(app, [*base, "--split", "easy", "--out", str(tmp_path / "b")], terminal_width=400)
-    assert corrupt.exit_code == 1 and "Traceback" not in corrupt.output
+    assert corrupt.exit_code == 3 and "Traceback" not in corrupt.output
     assert "sample easy/3: field 'images' (image 1 of 2): easy_image/3/object1.png" in corrupt.output
     assert "not an image" in corrupt.output
     # the page's own order: the tokenizer check runs on the train split, which is intact

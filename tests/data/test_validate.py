@@ -205,7 +205,7 @@ def test_validate_cli_warns_on_split_sizes_and_fails_on_zero_records(mis_test_di
     empty.mkdir()
     (empty / "mis_easy.json").write_text("[]")
     bad = runner.invoke(app, ["data", "validate", str(empty)], terminal_width=200)
-    assert bad.exit_code == 1 and "0 records" in bad.output
+    assert bad.exit_code == 3 and "0 records" in bad.output
 
 
 def test_validate_memory_stays_flat_on_large_images(tmp_path: Path) -> None:

@@ -10,8 +10,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from mis.cli._app import app, console, err_console, fail
+from mis.cli._app import app, console, err_console
 from mis.data._gate import DEFAULT_MAX_PIXELS
+from mis.errors import DataError
 
 data_app = typer.Typer(name="data", help="Check, count and convert MIS data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -41,12 +42,10 @@ def _short(file: str, source: str) -> str:
 
 
 def _load(path: str, splits: list[str] | None, cache_dir: Path | None) -> Any:
-    from mis.data import DataError, load
+    """Load a dataset; a DataError reaches the root group: one line, exit code 3."""
+    from mis.data import load
 
-    try:
-        return load(path, splits=splits or None, cache_dir=cache_dir)
-    except DataError as exc:
-        raise fail(str(exc)) from exc
+    return load(path, splits=splits or None, cache_dir=cache_dir)
 
 
 @data_app.command("validate")
@@ -60,7 +59,7 @@ def validate_cmd(
                                                         "checked before decoding.")] = DEFAULT_MAX_PIXELS,
     cache_dir: CacheDir = None,
 ) -> None:
-    """Check every sample and list all problems; exit 1 when there is any (warnings do not fail)."""
+    """Check every sample and list all problems; exit 3 when there is any (warnings do not fail)."""
     from mis.data._validate import validate_report
 
     report = validate_report(path, decode_images=not no_decode, cache_dir=cache_dir,
@@ -70,7 +69,7 @@ def validate_cmd(
     problems = report.problems
     if as_json:
         typer.echo(json.dumps([p.to_dict() for p in problems], indent=2))
-        raise typer.Exit(1 if problems else 0)
+        raise typer.Exit(DataError.exit_code if problems else 0)
     if problems:
         table = Table(title=f"{len(problems)} problem(s) in {path}", show_lines=False)
         for column in ("file", "sample", "field", "problem"):
@@ -78,7 +77,7 @@ def validate_cmd(
         for p in problems:
             table.add_row(_short(p.file, path), p.sample_id or "-", p.field or "-", p.message)
         console.print(table)
-        raise typer.Exit(1)
+        raise typer.Exit(DataError.exit_code)
     per_split = ", ".join(f"{split} {n}" for split, n in report.samples.items())
     checked = "exist" if no_decode else "decode"
     total = sum(report.samples.values())
@@ -133,14 +132,11 @@ def export_cmd(
     cache_dir: CacheDir = None,
 ) -> None:
     """Convert to LLaMA-Factory, ms-swift, InternVL or `datasets` format, checking every sample."""
-    from mis.data import DataError, export
+    from mis.data import export
 
     dataset = _load(path, split, cache_dir)
-    try:
-        folder = export(dataset, fmt.value, out, tokenizer=tokenizer, max_length=max_length,
-                        overwrite=overwrite, allow_outside_root=allow_outside_root)
-    except DataError as exc:
-        raise fail(str(exc)) from exc
+    folder = export(dataset, fmt.value, out, tokenizer=tokenizer, max_length=max_length,
+                    overwrite=overwrite, allow_outside_root=allow_outside_root)
     per_split = ", ".join(f"{s} {len(dataset.split(s))}" for s in dataset.splits)
     console.print(f"wrote {len(dataset)} samples ({per_split}) as {fmt.value} to {folder}", highlight=False)
     hint = {
