@@ -214,3 +214,15 @@ def test_train_reports_each_step_and_raises_no_warning(tiny_model_path, train_fi
     assert steps == sorted(steps) and steps[-1] == 3 and {1, 2, 3} <= set(steps)
     assert all(e.total == 3 for e in events) and events[-1].done
     assert events[-1].loss is not None and events[-1].loss > 0
+
+
+def test_a_model_that_is_neither_a_folder_nor_a_hub_id_stops_before_any_data_is_read(tmp_path) -> None:
+    from mis.train import ConfigError, resolve_config
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="has no config.json"):
+        resolve_config(model=str(tmp_path / "empty"), data="d", out="o")
+    with pytest.raises(ConfigError, match="neither a folder nor a hub id"):
+        resolve_config(model="./no-such-model", data="d", out="o")
+    hub = "Qwen/Qwen2-VL-7B-Instruct"
+    assert resolve_config(model=hub, data="d", out="o").model == hub

@@ -6,6 +6,7 @@ A config is "packaged name or path": ``--config paper`` loads ``mis/build/config
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -176,6 +177,12 @@ class BuildConfig:
         for name, spec in self.steps.items():
             if spec.concurrency < 1:
                 raise ConfigError(f"steps.{name}.concurrency: must be at least 1")
+        for name in MODEL_STEPS:
+            _check_step_key(name, self.step(name))
+        t2i = self.t2i
+        if t2i.backend == "openai" and not t2i.base_url and not os.environ.get(t2i.api_key_env):
+            raise ConfigError(f"t2i: the openai images backend needs an API key: set {t2i.api_key_env} "
+                              "in the environment (keys are never options)")
         if self.t2i.width % 8 or self.t2i.height % 8:
             raise ConfigError("t2i.width/height: must be multiples of 8")
         if self.out is None:
@@ -184,6 +191,23 @@ class BuildConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for the manifest."""
         return dataclasses.asdict(self)
+
+
+def _check_step_key(name: str, spec: StepModel) -> None:
+    """Before any stage: a hosted model of a step has its API key (an inspect model string, not a backend)."""
+    from mis._util.providers import PROVIDERS, missing_key
+
+    model = spec.model or ""
+    if "/" not in model or ":" in model or model.split("/", 1)[0] not in PROVIDERS:
+        return  # offline, a registered backend or a package.module:factory plug-in
+    if spec.api_key_env:
+        if not os.environ.get(spec.api_key_env):
+            raise ConfigError(f"steps.{name}: {model} reads its key from {spec.api_key_env}, which is not "
+                              "set in the environment")
+        return
+    why = missing_key(model, spec.base_url)
+    if why:
+        raise ConfigError(f"steps.{name}: {why}")
 
 
 def _packaged_config(name: str) -> Path | None:

@@ -512,6 +512,37 @@ def _label_rate(name: str, labels: tuple[str, ...]) -> Metric:
     return rate_metric()
 
 
+#: Samples between two ``malloc_trim`` calls (see :func:`_release_freed_memory`).
+TRIM_EVERY = int(os.environ.get("MIS_TRIM_EVERY", "16"))
+_finished = [0]
+
+
+def _release_freed_memory() -> None:
+    """Every TRIM_EVERY samples, hand the heap pages freed samples left behind back to the OS (glibc only).
+
+    Each in-flight sample holds megabytes of base64 image data in several buffers (the messages, the JSON
+    body); glibc keeps freed pages of such buffers resident, so without this the peak RSS creeps up with
+    N by ~10% at 1,000 samples. One trim costs ~10 ms of CPU on a 1 GB heap, hence not after every sample.
+    """
+    _finished[0] += 1
+    if TRIM_EVERY <= 0 or _finished[0] % TRIM_EVERY:
+        return
+    global _malloc_trim
+    if _malloc_trim is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _malloc_trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None
+
+
 def judged(judges: list[Judge], spec: Benchmark, path: str | None, key: str, *,
            progress: Progress | None = None, task: str = "") -> Scorer:
     """Score with every judge (primary first); with a checkpoint ``path``, durably append the sample's row."""
@@ -532,6 +563,7 @@ def judged(judges: list[Judge], spec: Benchmark, path: str | None, key: str, *,
                 checkpoint.append(row)
             if progress is not None:
                 progress.advance(task, row)
+            _release_freed_memory()
             main = scores[0]  # the logs keep each image's sha256 (its bytes only with --log-images)
             metadata = {**(main.metadata or {}), "image_sha256": row["image_sha256"]}
             return main.model_copy(update={"metadata": metadata})

@@ -12,9 +12,9 @@ a judge reads. Two pure functions keep it from steering the verdict:
   objects whose text (or parsed value) occurs in the response or question, do not count. Bare JSON,
   ```json fences, JSON in prose and label variants ("Level 1", "L1", 1; "safe") are accepted.
 
-Residual risk (see docs/evaluate.md, "Threat model and residual risk"): a judge that is *persuaded* by the response and
-writes the attacker's verdict in its own words is not detectable here; a judge whose genuine verdict
-is byte-identical to a verdict planted in the response is read as no verdict (``unknown``).
+Residual risk (docs/evaluate.md, "Threat model and residual risk"): a judge that is *persuaded* by the
+response and writes the attacker's verdict in its own words is not detectable here; a judge whose genuine
+verdict is byte-identical to a verdict planted in the response is read as no verdict (``unknown``).
 """
 
 from __future__ import annotations

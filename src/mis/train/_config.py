@@ -189,6 +189,7 @@ class TrainConfig:
         for name in ("model", "data", "out"):
             if not getattr(self, name):
                 raise ConfigError(f"{name}: required (pass --{name} or set it in the recipe)")
+        _check_model_source(str(self.model))
         if self.general_ratio is not None and not 0 <= self.general_ratio < 1:
             raise ConfigError(f"general_ratio: must be in [0, 1), got {self.general_ratio}")
         if self.general_samples is not None and self.general_ratio is not None:
@@ -222,6 +223,17 @@ class TrainConfig:
         """Write the resolved config as YAML (what `load_train_config` reads back)."""
         path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
         return path
+
+
+def _check_model_source(model: str) -> None:
+    """Before any data or weights are read: a local folder holds a saved model, anything else is a hub id."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"model: {model} has no config.json (not a saved transformers model)")
+        return
+    if model.startswith((".", "/", "~")) or model.count("/") != 1:
+        raise ConfigError(f"model: {model} is neither a folder nor a hub id (owner/name)")
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
