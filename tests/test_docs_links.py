@@ -47,6 +47,11 @@ def test_named_files_exist(page: Path) -> None:
         name = name.rstrip(".,:;")
         if name in OUTPUTS:
             continue
+        name, _, test = name.partition("::")  # tests/x.py::test_name: the file, and a test of that name in it
+        source = ROOT / name
+        if test and source.is_file() and f"def {test}(" not in source.read_text(encoding="utf-8"):
+            missing.append(f"{name}::{test}")
+            continue
         candidates = [ROOT / name, ROOT / "docs" / name]
         if not any(c.exists() for c in candidates) and not any(ROOT.glob(name)):
             missing.append(name)
