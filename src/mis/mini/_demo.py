@@ -143,7 +143,7 @@ def run_demo(cfg: DemoConfig, on_event: DemoHook | None = None) -> dict[str, Any
     :mod:`mis.mini._stages`), so another ``--seed`` or ``--train-steps`` reruns exactly what it changes.
     transformers' own bars and log lines stay hidden unless the `mis` logger is at DEBUG (`mis -v`).
     """
-    from mis.train._progress import quiet_third_party
+    from mis.train import quiet_third_party
 
     with quiet_third_party():
         return _run_demo(cfg, on_event)

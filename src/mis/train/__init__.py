@@ -20,7 +20,7 @@ from mis.train._config import (
     resolve_recipe,
 )
 from mis.train._data import TrainDataError
-from mis.train._progress import ProgressHook, TrainProgress
+from mis.train._progress import ProgressHook, TrainProgress, quiet_third_party
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -37,6 +37,7 @@ __all__ = [
     "resolve_accelerate_config",
     "resolve_config",
     "resolve_recipe",
+    "quiet_third_party",
     "train",
 ]
 
