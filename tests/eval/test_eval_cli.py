@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -40,21 +41,44 @@ def test_mis_eval_end_to_end(tagged_mis: Path, tiny_model_path, judge_server, tm
     assert results["judge_config"]["temperature"] == 0.0
     # per category, worked out from the fixture's labels: Illegal Activity holds easy/1, real/1 ...
     rows = read_jsonl(out / "samples.jsonl")
-    assert [r["uid"] for r in rows] == ["easy/1", "easy/2", "easy/3", "easy/4", "hard/1", "hard/2", "hard/3",
-                                        "real/1"]
+    assert [r["uid"] for r in rows] == [
+        "easy/1",
+        "easy/2",
+        "easy/3",
+        "easy/4",
+        "hard/1",
+        "hard/2",
+        "hard/3",
+        "real/1",
+    ]
     assert {r["uid"]: r["outcome"] for r in rows} == {u: o for u, (_, o) in JUDGE_SCRIPT.items()}
+    for row in rows:  # each image referenced by path and sha256, never its bytes
+        assert row["image_sha256"] == [
+            hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in row["images"]
+        ], row["uid"]
     for cat, bucket in results["by_category"].items():
         mine = [r for r in rows if r["category"] == cat]
         assert bucket["n"] == len(mine)
         if mine:
             attack = sum(r["outcome"] == "attack_success" for r in mine)
             assert bucket["asr"] == round(100 * attack / len(mine), 2)
-    assert results["by_category"]["Erotic"] == {"n": 0, "asr": 0.0, "hr": 0.0, "rsr": 0.0, "rr": 0.0,
-                                                "unknown": 0.0}
+    assert results["by_category"]["Erotic"] == {
+        "n": 0,
+        "asr": 0.0,
+        "hr": 0.0,
+        "rsr": 0.0,
+        "rr": 0.0,
+        "unknown": 0.0,
+    }
     assert set(results["splits"]) == {"easy", "hard", "real"}
     # 1/3 each: largest-remainder rounding gives the spare hundredth to the first rate in order (asr)
-    assert results["splits"]["hard"]["metrics"] == {"asr": 33.34, "hr": 33.33, "rsr": 0.0, "rr": 0.0,
-                                                    "unknown": 33.33}
+    assert results["splits"]["hard"]["metrics"] == {
+        "asr": 33.34,
+        "hr": 33.33,
+        "rsr": 0.0,
+        "rr": 0.0,
+        "unknown": 33.33,
+    }
     unknown_row = next(r for r in rows if r["uid"] == "hard/1")
     assert unknown_row["perception"] is None and unknown_row["safety"] is None
     assert "after 3 attempts" in unknown_row["explanation"]
@@ -74,5 +98,13 @@ def test_mis_eval_end_to_end(tagged_mis: Path, tiny_model_path, judge_server, tm
     assert first["temperature"] == 0
     # retries: 3 attempts for the garbage and refusal samples, 2 for the malformed-then-valid one
     per_uid = {u: sum(uid_of(b) == u for b in requests) for u in JUDGE_SCRIPT}
-    assert per_uid == {"easy/1": 1, "easy/2": 1, "easy/3": 1, "easy/4": 3, "hard/1": 3, "hard/2": 1,
-                       "hard/3": 1, "real/1": 2}
+    assert per_uid == {
+        "easy/1": 1,
+        "easy/2": 1,
+        "easy/3": 1,
+        "easy/4": 3,
+        "hard/1": 3,
+        "hard/2": 1,
+        "hard/3": 1,
+        "real/1": 2,
+    }

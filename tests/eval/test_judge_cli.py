@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -28,8 +29,18 @@ def test_mis_judge_authors_format(tagged_mis: Path, judge_server, tmp_path: Path
     server = judge_server()
     responses = _authors_responses(tagged_mis, tmp_path / "qwen2_vl_7b.jsonl")
     out = tmp_path / "judged"
-    args = ["judge", str(responses), "--data", str(tagged_mis), "--judge", "openai-api/judge/judge",
-            "--judge-base-url", server.base_url, "--out", str(out)]
+    args = [
+        "judge",
+        str(responses),
+        "--data",
+        str(tagged_mis),
+        "--judge",
+        "openai-api/judge/judge",
+        "--judge-base-url",
+        server.base_url,
+        "--out",
+        str(out),
+    ]
     proc = CliRunner().invoke(app, args)  # in-process: the subprocess path is covered by test_eval_cli
     # 25% unknown > the default --fail-on-unknown of 2%: results are written, then exit code 5
     assert proc.exit_code == 5, proc.output
@@ -40,3 +51,7 @@ def test_mis_judge_authors_format(tagged_mis: Path, judge_server, tmp_path: Path
     assert {r["uid"]: r["outcome"] for r in rows} == {u: o for u, (_, o) in JUDGE_SCRIPT.items()}
     assert rows[0]["response"].startswith("The first image shows a square")
     assert rows[0]["images"][0] == str((tagged_mis / "easy_image/1/object1.png").resolve())
+    for row in rows:  # each image referenced by path and sha256 (the gate's, from the bytes it checked)
+        assert row["image_sha256"] == [
+            hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in row["images"]
+        ], row["uid"]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from inspect_ai.model import ChatMessageUser
 
 from mis._util.io import read_jsonl
 from mis.errors import DataError
-from mis.eval._samples import GATE_HINT, ImagePolicy
+from mis.eval._samples import GATE_HINT, ImagePolicy, shared_gate_cache
 from mis.eval.benchmarks._common import local_path
 
 _SPLIT_PREFIX = re.compile(r"^(?P<split>[A-Za-z0-9]+)_image/")
@@ -49,11 +51,10 @@ def read_responses(path: Path, data: str, *, limit: int | None = None,
     path, root = Path(path), local_path(data)
     if not path.is_file():
         raise DataError(f"{path}: responses file not found")
-    gate = ImageGate(root, allow_outside=policy.allow_outside, cache=policy.cache)
-    samples: list[InspectSample] = []
-    invalid: list[dict[str, Any]] = []
+    cache = policy.cache if policy.cache is not None else shared_gate_cache(root)
+    gate = ImageGate(root, allow_outside=policy.allow_outside, cache=cache)
+    records: list[tuple[int, dict[str, Any], str, str, str, list[str]]] = []
     seen: dict[str, int] = {}
-    digest = hashlib.sha256()
     for lineno, rec in read_jsonl(path):
         where = f"{path}:{lineno}"
         for name in REQUIRED:
@@ -67,7 +68,16 @@ def read_responses(path: Path, data: str, *, limit: int | None = None,
         if uid in seen:
             raise DataError(f"{where}: sample {uid}: duplicate of line {seen[uid]} (field id)")
         seen[uid] = lineno
-        checks = [gate.check(p) for p in rels]
+        records.append((lineno, rec, split, sid, uid, rels))
+    # every image through the gate before any request, in a few threads (as mis eval does)
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        checked = iter(list(pool.map(gate.check, [p for *_, rels in records for p in rels])))
+    samples: list[InspectSample] = []
+    invalid: list[dict[str, Any]] = []
+    digest = hashlib.sha256()
+    for lineno, rec, split, sid, uid, rels in records:
+        where = f"{path}:{lineno}"
+        checks = [next(checked) for _ in rels]
         failed = [f"{where}: sample {uid}: field image_path{k}: {c.message}"
                   for k, c in enumerate(checks, 1) if not c.ok]
         if failed and policy.on_invalid == "stop":
@@ -84,6 +94,8 @@ def read_responses(path: Path, data: str, *, limit: int | None = None,
             invalid.append({**{k: meta[k] for k in kept}, "images": rels, "response": rec["response"],
                             "label": "invalid", "outcome": "invalid", "judge_error": failed[0]})
             continue
+        if all(c.sha256 for c in checks):
+            meta["image_sha256"] = [c.sha256 for c in checks]  # read by the gate: not hashed again
         digest.update(json.dumps(rec, sort_keys=True, ensure_ascii=False).encode("utf-8"))
         samples.append(InspectSample(input=[ChatMessageUser(content=rec["question"])], id=uid, metadata=meta))
     gate.save()
