@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -122,7 +122,10 @@ def run(
     if tasks:
         log_dir.mkdir(parents=True, exist_ok=True)
         instance = _model(model)
-        settings: dict[str, Any] = {"log_images": log_images, "log_realtime": False, "display": "none"}
+        # log_header_only: inspect would otherwise read every sample of the finished log back into memory
+        # (~0.1 MB each: peak RSS growing with N); the rare failure path reads the samples it needs itself
+        settings: dict[str, Any] = {"log_images": log_images, "log_realtime": False, "display": "none",
+                                    "log_header_only": True}
         settings |= inspect_args or {}
         logs = _interruptible(
             stopped,
@@ -341,11 +344,26 @@ def _sample_errors(p: _Prepared, logs: Sequence[Any]) -> list[str]:
     for log in logs:
         if log.eval.task != p.task:
             continue
-        failed = [smp.error for smp in (log.samples or []) if smp.error is not None]
+        failed = [smp.error for smp in _samples_of(log) if smp.error is not None]
         if failed:
             more = f" (and {len(failed) - 1} more sample errors)" if len(failed) > 1 else ""
             return [f"{p.task}: {_first_line(failed[0].message)}{more}"]
     return []
+
+
+def _samples_of(log: Any) -> Iterator[Any]:
+    """A finished log's samples: in memory when inspect returned them, else streamed from its file."""
+    if log.samples is not None:
+        yield from log.samples
+        return
+    if not getattr(log, "location", None):
+        return
+    from inspect_ai.log import read_eval_log_samples
+
+    try:
+        yield from read_eval_log_samples(log.location, all_samples_required=False, exclude_fields={"events"})
+    except (OSError, ValueError) as exc:  # an unreadable log must not hide the run's own error
+        logger.warning("could not read the samples of %s: %s", log.location, exc)
 
 
 def _first_line(message: str) -> str:
