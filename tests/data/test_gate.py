@@ -299,8 +299,9 @@ def test_eval_gate_verdicts_are_shared_per_dataset_and_never_trusted_for_a_chang
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mis.data import load
+    from mis.data import shared_cache_path as shared_gate_cache
     from mis.errors import DataError
-    from mis.eval._samples import ImagePolicy, gate_samples, shared_gate_cache
+    from mis.eval._samples import ImagePolicy, gate_samples
     from mis.eval.benchmarks import get
     from tests.fixtures.data import make_mis_test_dir
 
@@ -318,3 +319,27 @@ def test_eval_gate_verdicts_are_shared_per_dataset_and_never_trusted_for_a_chang
     bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])  # truncated after the first run checked it
     with pytest.raises(DataError, match=r"sample hard/2: field 'images' \(image 1 of 2\).*truncated|ends"):
         gate_samples(get("mis"), str(data), samples, ImagePolicy())
+
+
+def test_validate_fills_the_cache_that_evaluation_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mis.data._gate as gate_module
+    from mis.data import GateCache, load, shared_cache_path, validate
+    from mis.eval._samples import ImagePolicy, gate_samples
+    from mis.eval.benchmarks import get
+    from tests.fixtures.data import make_mis_test_dir
+
+    monkeypatch.setenv("MIS_CACHE_DIR", str(tmp_path / "cache"))
+    data = make_mis_test_dir(tmp_path / "data", n_easy=0, n_hard=2, n_real=0)
+    assert validate(data) == []
+    assert len(GateCache(shared_cache_path(data)).entries) == 4  # every image decoded once, by validate
+
+    def no_decoding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("evaluation decoded an image that validate had already checked")
+
+    monkeypatch.setattr(gate_module, "_content_check", no_decoding)
+    samples = list(load(str(data), splits=["hard"]).samples)
+    kept, invalid = gate_samples(get("mis"), str(data), samples, ImagePolicy())
+    want = [[hashlib.sha256(p.read_bytes()).hexdigest() for p in s.image_paths()] for s in samples]
+    assert not invalid and [s.metadata["image_sha256"] for s in kept] == want

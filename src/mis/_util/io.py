@@ -1,4 +1,4 @@
-"""Durable file writes: never a half-written results file, never a lost checkpoint line."""
+"""Durable file writes (never a half-written results file, never a lost checkpoint line), and mis's cache."""
 
 from __future__ import annotations
 
@@ -45,3 +45,15 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not isinstance(obj, dict):
                 raise DataError(f"{path}:{lineno}: a line must be a JSON object")
             yield lineno, obj
+
+
+def cache_root() -> Path:
+    """Where mis keeps what it derives (drawn images, hub downloads, image-gate verdicts).
+
+    ``MIS_CACHE_DIR``, else ``$XDG_CACHE_HOME/mis`` or ``~/.cache/mis``.
+    """
+    env = os.environ.get("MIS_CACHE_DIR")
+    if env:
+        return Path(os.path.abspath(Path(env).expanduser()))
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(os.path.abspath(Path(base).expanduser())) / "mis"

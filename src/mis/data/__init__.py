@@ -12,6 +12,7 @@ from mis.data._gate import (
     ImageRef,
     check_image,
     image_ref,
+    shared_cache_path,
 )
 from mis.data._loader import MISDataset, load
 from mis.data._records import internvl_prompt, strip_placeholders
@@ -35,6 +36,7 @@ __all__ = [
     "GateCache",
     "ImageCheck",
     "ImageGate",
+    "shared_cache_path",
     "ImageRef",
     "MISDataset",
     "Problem",

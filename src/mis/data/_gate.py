@@ -362,6 +362,18 @@ class GateCache:
         self._dirty = False
 
 
+def shared_cache_path(root: str | Path) -> Path:
+    """The gate's verdicts for one dataset folder, shared by every command and run on this machine.
+
+    Under :func:`mis._util.io.cache_root` (``MIS_CACHE_DIR``), one file per folder. Verdicts are keyed by
+    each file's real path, size, mtime and inode, so a changed file is checked again.
+    """
+    from mis._util.io import cache_root
+
+    key = hashlib.sha256(os.path.realpath(root).encode("utf-8")).hexdigest()[:20]
+    return cache_root() / "image_gate" / f"{key}.json"
+
+
 class ImageGate:
     """The gate for one dataset root: ``gate.check("hard_image/1/object1.png") -> ImageCheck``.
 
@@ -462,4 +474,4 @@ def check_image(
 
 
 __all__ = ["DEFAULT_FORMATS", "DEFAULT_MAX_PIXELS", "GATE_CODES", "GateCache", "ImageCheck", "ImageGate",
-           "ImageRef", "check_image", "image_ref", "trusted_roots"]
+           "ImageRef", "check_image", "image_ref", "shared_cache_path", "trusted_roots"]

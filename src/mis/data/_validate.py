@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mis.data._errors import DataError, Problem
-from mis.data._gate import DEFAULT_MAX_PIXELS, ImageCheck, ImageGate
+from mis.data._gate import DEFAULT_MAX_PIXELS, ImageCheck, ImageGate, shared_cache_path
 from mis.data._loader import duplicate_problems, load_hf, plan
 from mis.data._records import IMAGE_PATH_RE, Shape, parse_record, placeholder_count
 from mis.data._schema import Sample
@@ -53,7 +53,8 @@ def check_images(
     """Path and content checks for every image of every sample through the image gate.
 
     Images are checked one at a time (each distinct file once), so memory does not grow with the
-    number or size of images. ``decode=False`` applies only the path rules and existence.
+    number or size of images. ``decode=False`` applies only the path rules and existence. Verdicts go to
+    the gate's shared cache, so evaluating the validated dataset does not decode its images again.
     """
     problems: list[Problem] = []
     gates: dict[Path, ImageGate] = {}
@@ -62,8 +63,9 @@ def check_images(
         root = sample.root or Path.cwd()
         gate = gates.get(root)
         if gate is None:
+            # the shared cache: a validated dataset is not decoded again by mis eval / judge / bench
             gate = gates[root] = ImageGate(root, allow_outside=allow_outside, max_pixels=max_pixels,
-                                           hash_images=False)
+                                           cache=shared_cache_path(root) if decode else None)
         for k, raw in enumerate(sample.images, start=1):
             field = _image_field(shape, k)
             if os.path.isabs(raw) and not allow_absolute:
@@ -77,6 +79,8 @@ def check_images(
                 check = seen[key] = gate.check(raw) if decode else gate.locate(raw)
             if not check.ok:
                 problems.append(check.problem(file, sample.id, field, GATE_TO_PROBLEM[str(check.code)]))
+    for gate in gates.values():
+        gate.save()
     return problems
 
 

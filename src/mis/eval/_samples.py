@@ -18,9 +18,11 @@ from typing import Any
 from inspect_ai.dataset import Sample as InspectSample
 from inspect_ai.model import ChatMessageUser, Content, ContentImage, ContentText
 
+from mis._util.io import cache_root
+from mis.data._gate import shared_cache_path as shared_gate_cache
 from mis.data._schema import Sample
 from mis.errors import DataError, UsageError
-from mis.eval.benchmarks._common import cache_root, check_images, local_path
+from mis.eval.benchmarks._common import check_images, local_path
 from mis.eval.benchmarks.transforms import IMAGE_MODES, apply_image_mode
 from mis.eval.spec import Benchmark
 from mis.models._layout import TurnLayout
@@ -83,17 +85,8 @@ class ImagePolicy:
     allow_outside: bool = False
     """Accept paths that lead outside the dataset folder (``--allow-outside-root``)."""
     cache: Path | None = None
-    """Where the gate remembers checked files (None: :func:`shared_gate_cache`, one file per dataset folder,
-    so a resumed run and every other model's run on the same data skip decoding unchanged images)."""
-
-
-def shared_gate_cache(root: Path) -> Path:
-    """The gate's verdicts for one dataset folder, shared by every run on this machine (``MIS_CACHE_DIR``).
-
-    Verdicts are keyed by each file's real path, size, mtime and inode, so a changed file is checked again.
-    """
-    key = hashlib.sha256(os.path.realpath(root).encode("utf-8")).hexdigest()[:20]
-    return cache_root() / "image_gate" / f"{key}.json"
+    """Where the gate remembers checked files (None: :func:`mis.data.shared_cache_path`, one per dataset
+    folder, so a resumed run and every other model's run on the same data skip decoding unchanged images)."""
 
 
 #: How to get past the gate, for every message it gives.

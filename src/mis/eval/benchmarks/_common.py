@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mis._util.io import cache_root
 from mis._util.templates import packaged_text
 from mis.data._schema import Sample
 from mis.errors import DataError
@@ -64,15 +65,6 @@ def require(
     if not isinstance(value, kind):
         raise fail(file, rid, key, f"expected {kind}, got {type(value).__name__}")
     return value
-
-
-def cache_root() -> Path:
-    """Where extracted/regenerated images and hub downloads go (``MIS_CACHE_DIR`` overrides)."""
-    env = os.environ.get("MIS_CACHE_DIR")
-    if env:
-        return local_path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return local_path(base) / "mis"
 
 
 #: A hub dataset id: ``owner/name``, nothing more (a trailing slash or a dot prefix makes it a local path).
