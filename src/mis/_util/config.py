@@ -263,6 +263,11 @@ def _strip_none(annotation: Any) -> Any:
     return annotation
 
 
+def extra(name: str, annotation: Any, option: Any) -> inspect.Parameter:
+    """An option of a generated command that is not a config field (``--print-launch``)."""
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=option)
+
+
 def command(
     cls: type,
     run: Callable[..., None],

@@ -7,7 +7,6 @@ settings, ``--step STEP.KEY=VALUE`` for per-step models); `mis.build.resolve_con
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +14,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mis._util.config import command
+from mis._util.config import command, extra
 from mis.build._config import STAGES, BuildConfig
 from mis.cli._app import app, console, fail
 
@@ -87,13 +86,11 @@ build_app.command(
         recipe_option="--config",
         recipe_help="YAML build config, or a packaged one (paper, offline); options given here override it.",
         extras=(
-            inspect.Parameter("restart_from", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
-                              default=typer.Option(None, "--restart-from", rich_help_panel="Stages",
-                                                   help=f"Redo this stage and the later ones (cache kept): "
-                                                   f"{_STAGE_HELP}.")),
-            inspect.Parameter("until", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
-                              default=typer.Option(None, "--until", rich_help_panel="Stages",
-                                                   help=f"Stop after this stage: {_STAGE_HELP}.")),
+            extra("restart_from", str | None, typer.Option(
+                None, "--restart-from", rich_help_panel="Stages",
+                help=f"Redo this stage and the later ones (cache kept): {_STAGE_HELP}.")),
+            extra("until", str | None, typer.Option(
+                None, "--until", rich_help_panel="Stages", help=f"Stop after this stage: {_STAGE_HELP}.")),
         ),
     )
 )

@@ -7,7 +7,6 @@ recipe and the options given resolve in the library (`resolve_config`), and `mis
 from __future__ import annotations
 
 import contextlib
-import inspect
 import os
 import shlex
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mis._util.config import command
+from mis._util.config import command, extra
 from mis.cli._app import app, console, err_console, fail
 from mis.train._config import TrainConfig
 
@@ -73,29 +72,12 @@ train_app.callback(invoke_without_command=True)(
         recipe_help="Packaged recipe (see --list-recipes) or a YAML file of TrainConfig fields; options "
         "given here override it.",
         extras=(
-            inspect.Parameter(
-                "print_launch",
-                inspect.Parameter.KEYWORD_ONLY,
-                annotation=bool,
-                default=typer.Option(
-                    False,
-                    "--print-launch",
-                    help="With --accelerate: print the accelerate command; don't run.",
-                    rich_help_panel="Memory, speed and launch",
-                ),
-            ),
-            inspect.Parameter(
-                "list_recipes",
-                inspect.Parameter.KEYWORD_ONLY,
-                annotation=bool,
-                default=typer.Option(
-                    False,
-                    "--list-recipes",
-                    help="List the packaged recipes and accelerate configs.",
-                    is_eager=True,
-                    callback=_list_recipes,
-                ),
-            ),
+            extra("print_launch", bool, typer.Option(
+                False, "--print-launch", help="With --accelerate: print the accelerate command; don't run.",
+                rich_help_panel="Memory, speed and launch")),
+            extra("list_recipes", bool, typer.Option(
+                False, "--list-recipes", help="List the packaged recipes and accelerate configs.",
+                is_eager=True, callback=_list_recipes)),
         ),
     )
 )
