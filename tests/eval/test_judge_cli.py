@@ -55,3 +55,35 @@ def test_mis_judge_authors_format(tagged_mis: Path, judge_server, tmp_path: Path
         assert row["image_sha256"] == [
             hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in row["images"]
         ], row["uid"]
+
+
+def test_mis_judge_keeps_every_judge_connection_busy(tmp_path: Path) -> None:
+    """No model under test: still one sample in flight per --judge-max-connections (not inspect's 10)."""
+    import threading
+    import time
+
+    from mis.testing import ScriptedOpenAIServer
+    from tests.fixtures.data import make_mis_test_dir
+
+    root = make_mis_test_dir(tmp_path / "data", n_easy=8, n_hard=8, n_real=8)
+    state = {"now": 0, "most": 0}
+    lock = threading.Lock()
+
+    def slow_judge(body: dict) -> str:
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.5)
+        with lock:
+            state["now"] -= 1
+        return json.dumps({"label_perception": "Level 1", "label_str": "Safe"})
+
+    with ScriptedOpenAIServer(chat=slow_judge, model_ids=("judge",)) as server:
+        responses = _authors_responses(root, tmp_path / "model.jsonl")
+        args = ["judge", str(responses), "--data", str(root), "--judge", "openai-api/judge/judge",
+                "--judge-base-url", server.base_url, "--judge-max-connections", "16",
+                "--out", str(tmp_path / "o")]
+        proc = CliRunner().invoke(app, args)
+    assert proc.exit_code == 0, proc.output
+    assert json.loads((tmp_path / "o" / "results.json").read_text())["n"] == 24
+    assert state["most"] > 10, state  # inspect's default of 10 samples at once would cap it at 10
