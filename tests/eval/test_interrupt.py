@@ -18,7 +18,9 @@ pytestmark = pytest.mark.slow
 
 def _model(body: dict) -> ScriptedReply:
     slow = "[sample hard/3]" in message_text(body) or "[sample real/1]" in message_text(body)
-    return ScriptedReply("A square.", delay_s=30.0 if slow else 0.0)
+    # long enough that the six fast samples are checkpointed before the slow two can answer, even on a
+    # loaded machine (a 30 s delay once let all eight finish before the Ctrl-C of a busy test run)
+    return ScriptedReply("A square.", delay_s=90.0 if slow else 0.0)
 
 
 def test_ctrl_c_keeps_what_finished_and_says_how_to_resume(tagged_mis: Path, tmp_path: Path) -> None:

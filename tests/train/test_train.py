@@ -217,12 +217,12 @@ def test_train_reports_each_step_and_raises_no_warning(tiny_model_path, train_fi
 
 
 def test_a_model_that_is_neither_a_folder_nor_a_hub_id_stops_before_any_data_is_read(tmp_path) -> None:
-    from mis.train import ConfigError, resolve_config
+    from mis.train import ConfigError, resolve_config, train
 
     (tmp_path / "empty").mkdir()
+    missing_data = str(tmp_path / "no-such-data")  # never read: the model is checked first
     with pytest.raises(ConfigError, match="has no config.json"):
-        resolve_config(model=str(tmp_path / "empty"), data="d", out="o")
+        train(resolve_config(model=str(tmp_path / "empty"), data=missing_data, out=str(tmp_path / "o1")))
     with pytest.raises(ConfigError, match="neither a folder nor a hub id"):
-        resolve_config(model="./no-such-model", data="d", out="o")
-    hub = "Qwen/Qwen2-VL-7B-Instruct"
-    assert resolve_config(model=hub, data="d", out="o").model == hub
+        train(resolve_config(model="./no-such-model", data=missing_data, out=str(tmp_path / "o2")))
+    assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()

@@ -189,7 +189,6 @@ class TrainConfig:
         for name in ("model", "data", "out"):
             if not getattr(self, name):
                 raise ConfigError(f"{name}: required (pass --{name} or set it in the recipe)")
-        _check_model_source(str(self.model))
         if self.general_ratio is not None and not 0 <= self.general_ratio < 1:
             raise ConfigError(f"general_ratio: must be in [0, 1), got {self.general_ratio}")
         if self.general_samples is not None and self.general_ratio is not None:
@@ -225,7 +224,7 @@ class TrainConfig:
         return path
 
 
-def _check_model_source(model: str) -> None:
+def check_model_source(model: str) -> None:
     """Before any data or weights are read: a local folder holds a saved model, anything else is a hub id."""
     path = Path(model).expanduser()
     if path.is_dir():

@@ -12,7 +12,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mis.train._config import RESUMABLE_CHANGES, ConfigError, TrainConfig, load_train_config
+from mis.train._config import (
+    RESUMABLE_CHANGES,
+    ConfigError,
+    TrainConfig,
+    check_model_source,
+    load_train_config,
+)
 from mis.train._progress import ProgressHook, progress_callback, quiet_third_party
 
 __all__ = ["prepare_out", "train"]
@@ -180,6 +186,7 @@ def _train(config: TrainConfig, on_progress: ProgressHook | None) -> Path:
         from mis.train._model import _quantization_config
 
         _quantization_config()
+    check_model_source(str(config.model))  # a mistyped local path fails here, not after the data is read
     # Under `accelerate launch` every rank runs this; only rank 0 checks and writes OUT (the others
     # would see rank 0's files and refuse a "non-empty" folder). A rank-0 error stops the launcher.
     main_rank = os.environ.get("RANK", "0") == "0"
