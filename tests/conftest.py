@@ -11,8 +11,11 @@ os.environ.setdefault("INSPECT_DISPLAY", "none")
 # mis's own cache (drawn images, the image gate's verdicts) stays out of the user's ~/.cache: one folder per
 # test session, shared by the xdist workers and the commands the tests start
 if "MIS_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
     import tempfile
 
     os.environ["MIS_CACHE_DIR"] = tempfile.mkdtemp(prefix="mis-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["MIS_CACHE_DIR"], ignore_errors=True)  # the creator cleans up
 
 pytest_plugins = ["tests.fixtures.models", "tests.fixtures.data"]
