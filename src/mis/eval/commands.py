@@ -265,8 +265,11 @@ def run_judge(config: JudgeConfig, progress: runner.Progress | None = None) -> O
         identity_extra={"model": model_name, "responses_fingerprint": responses.fingerprint},
     )
     outcome = Outcome(out=Path(config.out), folders={"mis": Path(config.out)})
+    # no model under test: inspect's sample concurrency would start at its default of 10 and grow only
+    # adaptively, so --judge-max-connections could go unused; one sample in flight per judge connection
+    samples_at_once = {"max_samples": config.judge_max_connections} if config.judge_max_connections else {}
     results = runner.run([unit], None, log_dir=Path(config.out) / "logs", bootstrap=config.bootstrap,
-                         log_images=config.log_images, progress=progress)
+                         log_images=config.log_images, progress=progress, inspect_args=samples_at_once)
     result = results[0] | {"task": responses.task, "responses": str(Path(config.responses).resolve())}
     write_json_atomic(Path(config.out) / runner.RESULTS_FILE, result)
     outcome.results["mis"] = result
