@@ -124,6 +124,7 @@ def test_every_eval_option_reaches_the_mis_part_of_a_suite(tiny_model_path, tmp_
             "judge_attempts": 3,
             "judge_rubric": str(rubric),
             "judge_parse_retries": 1,
+            "judge_cache": False,
             "fail_on_unknown": 100.0,
             "bootstrap": 10,
             "suite": "general",
@@ -154,6 +155,8 @@ def test_every_eval_option_reaches_the_mis_part_of_a_suite(tiny_model_path, tmp_
                 args += ["--only", "mmstar"]
             elif value is True:
                 args.append(flag)
+            elif value is False:
+                args.append("--no-" + flag.removeprefix("--"))
             else:
                 args += [flag, str(value)]
         result = _invoke(args)

@@ -55,6 +55,7 @@ def judge_context(
         max_connections=config.judge_max_connections,
         request_timeout=config.judge_request_timeout,
         attempts=config.judge_attempts,
+        cache=config.judge_cache,
     )
     guard = None
     if suite is not None and suite.guard:
@@ -64,6 +65,7 @@ def judge_context(
             max_connections=config.judge_max_connections,
             request_timeout=config.judge_request_timeout,
             attempts=config.judge_attempts,
+            cache=config.judge_cache,
         )
     return JudgeContext(
         judge=settings,

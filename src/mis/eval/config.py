@@ -71,6 +71,8 @@ class JudgeOptions(InputOptions):
     """MIS rubric: paper (the authors' judge request, exactly), mis-v1, or a template file (sha256 kept)."""
     judge_parse_retries: int = 2
     """Extra MIS judge attempts when a reply holds no valid verdict (then: unknown)."""
+    judge_cache: bool = True
+    """Reuse stored judge replies for identical requests (judge, server, decoding, prompt, images)."""
     fail_on_unknown: float = 2.0
     """Percent of unknown verdicts above which the command exits with code 5 (after writing results)."""
     bootstrap: int = 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from inspect_ai.model import ChatMessage, GenerateConfig, Model, get_model
@@ -21,6 +21,7 @@ from inspect_ai.scorer import Score, Scorer, Target
 from inspect_ai.solver import TaskState
 
 from mis._util.providers import key_args
+from mis.judges._cache import JudgeCache, request_key
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class JudgeSettings:
     """Seconds one judge request may take before it is abandoned and retried."""
     attempts: int = 4
     """Tries per request before a transport failure makes the sample ``unknown``."""
+    cache: bool = True
+    """Reuse a stored accepted reply for an identical request (:mod:`mis.judges._cache`)."""
 
     def generate_config(self, max_tokens: int | None = None, **extra: Any) -> GenerateConfig:
         """The decoding config of a judge request: one bounded attempt per call (:func:`ask` retries)."""
@@ -122,6 +125,15 @@ class Reply:
     error: str = ""
     attempts: int = 1
     stop_reason: str | None = None
+    cache_key: str | None = None
+    """The request's judge-cache key (None: the cache is off)."""
+    cached: bool = False
+    """True when the text came from the judge cache (nothing was sent)."""
+
+    def accept(self) -> None:
+        """The protocol accepted this reply: keep it for identical requests (a no-op when cached or off)."""
+        if self.cache_key is not None and not self.cached and self.text is not None:
+            JudgeCache().put(self.cache_key, self.text)
 
 
 def _status(exc: BaseException) -> int | None:
@@ -184,6 +196,27 @@ async def ask(
     return Reply(None, error or f"{TRANSPORT}: no reply", attempts)
 
 
+async def ask_judge(
+    settings: JudgeSettings, model: Model, messages: list[ChatMessage], config: GenerateConfig
+) -> Reply:
+    """:func:`ask`, unless the judge cache holds an accepted reply to this exact request.
+
+    The caller calls ``reply.accept()`` once the reply parsed under its protocol, so only accepted replies
+    are ever stored (transport failures, filtered and malformed replies are asked again on a rerun).
+    """
+    if not settings.cache:
+        return await ask(model, messages, config, settings.attempts)
+    # the server that actually answers (a base URL from --judge-base-url or the provider's env variable)
+    served_by = getattr(model.api, "base_url", None) or settings.base_url
+    key = request_key(settings.model or str(model), served_by, messages, config)
+    text = JudgeCache().get(key)
+    if text is not None:
+        logger.debug("judge cache hit %s", key[:12])
+        return Reply(text, "", 0, cache_key=key, cached=True)
+    reply = await ask(model, messages, config, settings.attempts)
+    return replace(reply, cache_key=key)
+
+
 def score(
     value: float | str,
     label: str,
@@ -242,8 +275,10 @@ def labelled_judge(
                 value(empty, state), empty, response, ident, rule=f"an empty response counts as {empty}"
             )
         model = judge_model(settings, generate_config)
-        reply = await ask(model, await messages(state), generate_config, settings.attempts)
+        reply = await ask_judge(settings, model, await messages(state), generate_config)
         label, extra = parse(reply.text) if reply.text is not None else (UNKNOWN, {})
+        if label != UNKNOWN:
+            reply.accept()
         error = reply.error or ("" if label != UNKNOWN else f"reply does not follow the protocol ({expect})")
         return score(
             value(label, state),

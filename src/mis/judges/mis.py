@@ -36,7 +36,7 @@ from inspect_ai.solver import TaskState
 from inspect_ai.util import JSONSchema
 
 from mis._util.templates import packaged_text, render, sha256_text, template_text
-from mis.judges._base import Judge, JudgeSettings, ask, identity, judge_model, score
+from mis.judges._base import Judge, JudgeSettings, ask_judge, identity, judge_model, score
 from mis.judges._images import sample_images
 from mis.judges._text import BEGIN_MARKER, END_MARKER, neutralise, parse_verdict
 from mis.judges._verdict import Outcome, Verdict, VerdictParseError
@@ -185,7 +185,7 @@ def mis_judge(settings: JudgeSettings, *, rubric: str = DEFAULT_RUBRIC, parse_re
                                  await sample_images(state))
         messages, raws, problem = request, list[str](), ""
         for _attempt in range(1 + parse_retries):
-            reply = await ask(model, messages, config, settings.attempts)
+            reply = await ask_judge(settings, model, messages, config)
             if reply.text is None:
                 failed = Verdict.unknown(reply.error)
                 return mis_verdict_score(failed, response, me, raw=raws, error=reply.error)
@@ -193,6 +193,7 @@ def mis_judge(settings: JudgeSettings, *, rubric: str = DEFAULT_RUBRIC, parse_re
             try:
                 verdict = parse_verdict(reply.text, response=response, question=state.metadata["question"],
                                         structured=use_schema)
+                reply.accept()
                 return mis_verdict_score(verdict, response, me, raw=raws)
             except VerdictParseError as exc:
                 problem = str(exc)
