@@ -40,7 +40,7 @@ def _env() -> dict[str, str]:
 
 
 def _launch(n: int, args: list[str]) -> list[str]:
-    """The torchrun command line of the docs (``--standalone``: a free port, so parallel tests never clash)."""
+    """The documented torchrun command (``--standalone``: a free port, so parallel tests never clash)."""
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(n),
             "-m", "mis", *args]
 
@@ -102,8 +102,8 @@ def test_two_ranks_equal_one_process(setup: dict[str, Any], tmp_path: Path) -> N
     shares = [sorted(_uids(out / f"checkpoint.rank-{k}.jsonl")) for k in (0, 1)]
     assert shares == [sorted(list(JUDGE_SCRIPT)[0::2]), sorted(list(JUDGE_SCRIPT)[1::2])]
     assert not (out / "checkpoint.jsonl").exists() and not (out / "generations.jsonl").exists()
-    assert sorted(_uids(out / "generations.rank-0.jsonl") + _uids(out / "generations.rank-1.jsonl")) == sorted(
-        JUDGE_SCRIPT)
+    generated = _uids(out / "generations.rank-0.jsonl") + _uids(out / "generations.rank-1.jsonl")
+    assert sorted(generated) == sorted(JUDGE_SCRIPT)
     # each sample judged exactly its scripted attempts, by one rank
     assert sorted(judged) == sorted(u for u, (replies, _) in JUDGE_SCRIPT.items() for _ in replies)
     run = json.loads((out / "run.json").read_text())
@@ -134,7 +134,8 @@ def test_kill_one_rank_then_resume_with_another_world_size(setup: dict[str, Any]
                                 model_ids=("judge",)).start()
     proc = subprocess.Popen(_launch(2, eval_args(setup["data"], setup["model"], slow.base_url, out,
                                                  *SAME_NUMERICS)),
-                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
     try:
         deadline = time.monotonic() + 240
         shards = [out / "checkpoint.rank-0.jsonl", out / "checkpoint.rank-1.jsonl"]
