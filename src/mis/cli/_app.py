@@ -27,7 +27,8 @@ class MisGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except MisError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            if not getattr(exc, "shown_elsewhere", False):  # data-parallel: rank 0 prints the shared error
+                err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
 

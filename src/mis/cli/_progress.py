@@ -17,12 +17,17 @@ from rich.progress import (
 )
 
 from mis.cli._app import err_console
+from mis.eval._distributed import is_main
 
 
 class RunProgress:
-    """:class:`mis.eval.runner.Progress` on a rich Progress (on stderr, so stdout keeps the tables)."""
+    """:class:`mis.eval.runner.Progress` on a rich Progress (on stderr, so stdout keeps the tables).
+
+    In a data-parallel launch only rank 0 draws (the other ranks' bars would tear each other's lines).
+    """
 
     def __init__(self) -> None:
+        self._draw = is_main()
         self._bar = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[counts]}"),
@@ -32,12 +37,14 @@ class RunProgress:
         self._counts: dict[str, Counter[str]] = {}
 
     def __enter__(self) -> RunProgress:
-        self._bar.start()
+        if self._draw:
+            self._bar.start()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self._bar.stop()
+        if self._draw:
+            self._bar.stop()
 
     def start(self, task: str, total: int, done: int) -> None:
         """A unit begins (``done`` samples finished in earlier runs)."""

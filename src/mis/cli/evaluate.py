@@ -92,22 +92,30 @@ def show_outcome(outcome: Any, title: str, fail_on_unknown: float) -> None:
 
     Exit 5 above the unknown threshold; exit 3 when a benchmark given data could not run (the others did).
     """
+    from mis.eval._distributed import is_main
     from mis.eval.commands import check_complete, check_unknown
 
-    for name, result in outcome.results.items():
-        if name == "mis":
-            console.print(mis_table(result))
-    others = {n: r for n, r in outcome.results.items() if n != "mis"}
-    if others or outcome.not_run:
-        console.print(suite_table(others, outcome.not_run, title))
-    for name, folder in outcome.folders.items():
-        console.print(f"{name}: {folder / 'results.json'}", highlight=False)
+    if is_main():  # data-parallel: every rank holds the outcome, rank 0 prints it (every rank exits alike)
+        for name, result in outcome.results.items():
+            if name == "mis":
+                console.print(mis_table(result))
+        others = {n: r for n, r in outcome.results.items() if n != "mis"}
+        if others or outcome.not_run:
+            console.print(suite_table(others, outcome.not_run, title))
+        for name, folder in outcome.folders.items():
+            console.print(f"{name}: {folder / 'results.json'}", highlight=False)
     check_unknown(outcome, fail_on_unknown)
     check_complete(outcome)
 
 
 def _print_statuses(suite: str | None) -> Any:
-    return lambda statuses: console.print(status_table(statuses, f"data · suite {suite}"))
+    from mis.eval._distributed import is_main
+
+    def show(statuses: list[Any]) -> None:
+        if is_main():
+            console.print(status_table(statuses, f"data · suite {suite}"))
+
+    return show
 
 
 def _run_eval(config: EvalConfig) -> None:

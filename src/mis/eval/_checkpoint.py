@@ -6,6 +6,9 @@ one, so a kill loses at most the samples in flight. Reading keeps one record per
 matching key and skips a torn last line, so a rerun never counts a sample twice: the first record
 wins, unless it is *retryable* (its judgement was lost to transport failures), in which case a later
 record of the same uid replaces it.
+
+A data-parallel run (:mod:`mis.eval._distributed`) gives each rank its own file to append to
+(``checkpoint.rank-K.jsonl``); every load reads the plain file, then each rank file by rank, as one.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from mis.eval._distributed import rank_file, shard_files
 from mis.judges._base import TRANSPORT
 
 logger = logging.getLogger(__name__)
@@ -33,10 +37,14 @@ def run_key(identity: Mapping[str, Any]) -> str:
 
 
 class Checkpoint:
-    """Append-only JSONL of finished sample records for one run key."""
+    """Append-only JSONL of finished sample records for one run key.
 
-    def __init__(self, path: Path, key: str) -> None:
-        self.path = Path(path)
+    ``rank`` (a data-parallel rank): append to that rank's own file; loads always read every rank's too.
+    """
+
+    def __init__(self, path: Path, key: str, rank: int | None = None) -> None:
+        self.base = Path(path)
+        self.path = rank_file(self.base, rank) if rank is not None else self.base
         self.key = key
         self._lock = threading.Lock()
         self._fh: TextIO | None = None
@@ -44,9 +52,13 @@ class Checkpoint:
     def load(self) -> dict[str, dict[str, Any]]:
         """Map uid -> record for this key (first final record wins; torn lines are ignored)."""
         done: dict[str, dict[str, Any]] = {}
-        if not self.path.is_file():
-            return done
-        lines = self.path.read_text(encoding="utf-8").splitlines()
+        for path in [self.base, *shard_files(self.base)]:
+            if path.is_file():
+                self._read(path, done)
+        return done
+
+    def _read(self, path: Path, done: dict[str, dict[str, Any]]) -> None:
+        lines = path.read_text(encoding="utf-8").splitlines()
         for lineno, line in enumerate(lines, 1):
             if not line.strip():
                 continue
@@ -54,14 +66,13 @@ class Checkpoint:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 # only a write killed mid-line leaves this; that sample simply runs again
-                logger.warning("%s:%d: ignoring a partial line (interrupted write)", self.path, lineno)
+                logger.warning("%s:%d: ignoring a partial line (interrupted write)", path, lineno)
                 continue
             if record.get("key") != self.key:
                 continue
             uid = record.get("uid")
             if uid not in done or retryable(done[uid]):
                 done[uid] = record
-        return done
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Durably add one finished record (flush + fsync before returning).

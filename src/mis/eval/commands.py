@@ -14,6 +14,7 @@ from typing import Any
 from mis._util.io import write_json_atomic
 from mis.errors import TooManyUnknown, UsageError
 from mis.eval import runner
+from mis.eval._distributed import is_main
 from mis.eval._samples import ImagePolicy, split_common
 from mis.eval.benchmarks import get
 from mis.eval.benchmarks._common import normalize_source
@@ -273,7 +274,8 @@ def run_judge(config: JudgeConfig, progress: runner.Progress | None = None) -> O
     results = runner.run([unit], None, log_dir=Path(config.out) / "logs", bootstrap=config.bootstrap,
                          log_images=config.log_images, progress=progress, inspect_args=samples_at_once)
     result = results[0] | {"task": responses.task, "responses": str(Path(config.responses).resolve())}
-    write_json_atomic(Path(config.out) / runner.RESULTS_FILE, result)
+    if is_main():  # data-parallel: rank 0 alone writes the final files
+        write_json_atomic(Path(config.out) / runner.RESULTS_FILE, result)
     outcome.results["mis"] = result
     return outcome
 
@@ -296,6 +298,8 @@ def _run(units: list[runner.Unit], config: EvalConfig | BenchConfig, outcome: Ou
 
 
 def _write_suite(config: EvalConfig | BenchConfig, outcome: Outcome) -> None:
+    if not is_main():  # data-parallel: rank 0 alone writes the final files
+        return
     outcome.out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(
         outcome.out / SUITE_FILE,

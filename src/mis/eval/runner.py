@@ -7,6 +7,9 @@ atomically from the union of finished records. Rerunning the same command on the
 missing samples (and re-judges those whose judgement was lost to transport failures); a run with another
 identity (model, judge, rubric, prompt, data, generation config, options) is refused with the difference
 named. Several units (a suite) run in ONE ``inspect eval`` call, so a local model loads once.
+
+Under ``torchrun`` / ``accelerate launch`` each rank runs its share of the samples still to do into its own
+checkpoint files, and rank 0 alone writes samples.jsonl and results.json (:mod:`mis.eval._distributed`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 from mis._util.io import write_json_atomic, write_jsonl_atomic
 from mis._util.providers import key_args
 from mis.errors import DataError, RunMismatchError, RunStopped
+from mis.eval import _distributed
 from mis.eval._checkpoint import CHECKPOINT_FILE, Checkpoint, retryable, run_key
 from mis.eval._samples import ImagePolicy, ServedLayout, convert, select, served_layout
 from mis.eval.config import ModelOptions
@@ -112,13 +116,25 @@ def run(
     """Run ``units`` (``model`` None: replay recorded responses) and return each unit's results.json content.
 
     Raises :class:`RunStopped` (after writing every unit that finished) when samples are left unfinished.
+    Data-parallel (launched with ``WORLD_SIZE`` > 1): this rank runs its share; only rank 0 reports
+    progress and writes the final files; every rank returns (or raises) rank 0's outcome.
     """
-    prepared = [_prepare(u, model) for u in units]
-    for p in prepared:
-        if progress is not None:
-            progress.start(p.task, len(p.samples), len(p.samples) - len(p.todo))
-    tasks = [_task(p, replay=model is None, progress=progress) for p in prepared if p.todo]
+    world = _distributed.world()
+    progress = progress if world.main else None
+    prepared = world.main_first(lambda: [_prepare(u, model, claim=world.main) for u in units])
+    todo = world.from_main([[str(s.id) for s in p.todo] for p in prepared])  # one view of what is left
+    for p, uids in zip(prepared, todo, strict=True):
+        by_id = {str(s.id): s for s in p.samples}
+        p.todo = [by_id[uid] for uid in _distributed.split(uids, world.rank, world.size)]
+        if progress is not None:  # rank 0's bar counts its own share (one process: every sample)
+            kept = len(p.samples) - len(uids)
+            progress.start(p.task, kept + len(p.todo), kept)
+    rank = world.file_rank
+    tasks = [_task(p, replay=model is None, progress=progress, rank=rank) for p in prepared if p.todo]
     stopped: list[str] = []
+    used: dict[str, Any] = {}
+    locations: list[tuple[str, str]] = []
+    logs: list[Any] = []
     if tasks:
         log_dir.mkdir(parents=True, exist_ok=True)
         instance = _model(model)
@@ -140,16 +156,36 @@ def run(
         )
         if not logs and not stopped:
             stopped.append("interrupted")  # inspect returns no log when Ctrl-C cancels the eval
-        _record_settings(instance, prepared)
-        by_task = {p.task: p for p in prepared}
+        used = _settings(instance, prepared)
         for log in logs:
             if log.status == "cancelled":
                 stopped.append(f"{log.eval.task}: interrupted")
             elif log.status != "success":
                 why = _first_line(log.error.message) if log.error else log.status
                 stopped.append(f"{log.eval.task}: {why}")
-            if log.eval.task in by_task and log.location:
-                _record_log(by_task[log.eval.task].unit.out, str(log.location))
+            if log.location:
+                locations.append((log.eval.task, str(log.location)))
+    for p in prepared:  # this rank's share left unfinished: its first sample error, from its own log
+        if p.todo and _missing(p, p.todo):
+            stopped += _sample_errors(p, logs)
+    # every rank has run its share once this returns (all_gather waits for all)
+    reports = world.gather((stopped, locations, used))
+    return world.outcome(lambda: _merge(prepared, reports, bootstrap))
+
+
+def _merge(prepared: Sequence[_Prepared], reports: Sequence[tuple[list[str], list[tuple[str, str]],
+           dict[str, Any]]], bootstrap: int) -> list[dict[str, Any]]:
+    """Record every rank's logs and model settings, then write each finished unit (rank 0 only)."""
+    by_task = {p.task: p for p in prepared}
+    stopped: list[str] = []
+    used: dict[str, Any] = {}
+    for reasons, locations, settings in reports:
+        stopped += [w for w in reasons if w not in stopped]
+        used = settings | used  # the first rank's wins (every rank's model is the same)
+        for task, location in locations:
+            if task in by_task:
+                _record_log(by_task[task].unit.out, location)
+    _record_settings(prepared, used)
     results, unfinished = [], []
     for p in prepared:
         result = _finish(p, bootstrap)
@@ -158,7 +194,6 @@ def run(
         else:
             results.append(result)
     if unfinished:
-        stopped += [why for p in unfinished for why in _sample_errors(p, logs)]
         counts = "; ".join(_progress(p) for p in unfinished)
         why = f" ({'; '.join(stopped)})" if stopped else ""
         raise RunStopped(
@@ -166,6 +201,11 @@ def run(
             "kept; rerun the same command to continue"
         )
     return results
+
+
+def _missing(p: _Prepared, samples: Sequence[InspectSample]) -> bool:
+    done = Checkpoint(p.unit.out / CHECKPOINT_FILE, p.key).load()
+    return any(str(s.id) not in done for s in samples)
 
 
 def _served(model: ModelOptions | None) -> ServedLayout | None:
@@ -192,7 +232,8 @@ def _model(model: ModelOptions | None) -> Model:
                      **key_args(model.model, model.model_base_url), **args)
 
 
-def _prepare(unit: Unit, model: ModelOptions | None) -> _Prepared:
+def _prepare(unit: Unit, model: ModelOptions | None, *, claim: bool = True) -> _Prepared:
+    """The unit's samples, identity and what is left to do; ``claim``: write run.json (rank 0 only)."""
     spec = unit.spec
     served = _served(model) if spec.family_layout else None
     unit.out.mkdir(parents=True, exist_ok=True)
@@ -224,7 +265,8 @@ def _prepare(unit: Unit, model: ModelOptions | None) -> _Prepared:
     }
     key = run_key(identity)
     unit.out.mkdir(parents=True, exist_ok=True)
-    _claim(unit.out, key, identity, unit.config)
+    if claim:
+        _claim(unit.out, key, identity, unit.config)
     done = Checkpoint(unit.out / CHECKPOINT_FILE, key).load()
     todo = [s for s in samples if str(s.id) not in done or retryable(done[str(s.id)])]
     logger.debug(
@@ -238,13 +280,14 @@ def _prepare(unit: Unit, model: ModelOptions | None) -> _Prepared:
                      model.model_base_url if model else None, invalid)
 
 
-def _task(p: _Prepared, *, replay: bool, progress: Progress | None = None) -> Task:
+def _task(p: _Prepared, *, replay: bool, progress: Progress | None = None, rank: int | None = None) -> Task:
     spec, out = p.unit.spec, p.unit.out
-    solve = replay_response() if replay else resumable_generate(str(out / GENERATIONS_FILE), p.key)
+    solve = replay_response() if replay else resumable_generate(str(out / GENERATIONS_FILE), p.key, rank)
     return Task(
         dataset=MemoryDataset(p.todo, name=p.task),
         solver=solve,
-        scorer=judged(p.judges, spec, str(out / CHECKPOINT_FILE), p.key, progress=progress, task=p.task),
+        scorer=judged(p.judges, spec, str(out / CHECKPOINT_FILE), p.key, progress=progress, task=p.task,
+                      rank=rank),
         config=GenerateConfig(max_tokens=p.identity["generate"]["max_tokens"])
         if not replay
         else GenerateConfig(),
@@ -314,8 +357,9 @@ def _claim(out: Path, key: str, identity: dict[str, Any], config: dict[str, Any]
     if path.is_file():
         previous = json.loads(path.read_text(encoding="utf-8"))
         started = any(
-            (out / name).is_file() and (out / name).stat().st_size > 0
+            path.is_file() and path.stat().st_size > 0
             for name in (CHECKPOINT_FILE, GENERATIONS_FILE, RESULTS_FILE)
+            for path in (out / name, *_distributed.shard_files(out / name))
         )
         if previous.get("key") != key and started:
             old, new = _flat(previous.get("identity", {})), _flat(identity)
@@ -372,18 +416,23 @@ def _first_line(message: str) -> str:
     return line if len(line) <= 200 else line[:197] + "..."
 
 
-def _record_settings(instance: Model, prepared: Sequence[_Prepared]) -> None:
-    """What an in-process model actually used (hfvlm: preset, layout, processor and generate settings)."""
+def _settings(instance: Model, prepared: Sequence[_Prepared]) -> dict[str, Any]:
+    """What an in-process model actually used per task (hfvlm: preset, layout, processor, generate)."""
     settings = getattr(instance.api, "settings", None)
     if not callable(settings):
-        return
+        return {}
+    return {p.task: settings(GenerateConfig(**p.identity["generate"])) for p in prepared
+            if p.todo and p.identity.get("generate") is not None}
+
+
+def _record_settings(prepared: Sequence[_Prepared], used: dict[str, Any]) -> None:
+    """Keep each unit's model settings in its run.json."""
     for p in prepared:
-        if not p.todo or p.identity.get("generate") is None:
+        if p.task not in used:
             continue
-        used = settings(GenerateConfig(**p.identity["generate"]))
         path = p.unit.out / RUN_FILE
         data = json.loads(path.read_text(encoding="utf-8"))
-        data["model_settings"] = used
+        data["model_settings"] = used[p.task]
         write_json_atomic(path, data)
 
 
@@ -427,9 +476,12 @@ def _version() -> str:
 
 # -- the solver and the scorer every task of the runner uses ------------------------------------------
 @solver
-def resumable_generate(path: str, key: str) -> Solver:
-    """Generate, keeping each response durably; a sample generated before a crash is not generated again."""
-    store = Checkpoint(Path(path), key)
+def resumable_generate(path: str, key: str, rank: int | None = None) -> Solver:
+    """Generate, keeping each response durably; a sample generated before a crash is not generated again.
+
+    ``rank``: a data-parallel rank's own file to append to (every rank's responses are read).
+    """
+    store = Checkpoint(Path(path), key, rank)
     recorded = store.load()
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
@@ -562,13 +614,13 @@ _malloc_trim: Any = None
 
 
 def judged(judges: list[Judge], spec: Benchmark, path: str | None, key: str, *,
-           progress: Progress | None = None, task: str = "") -> Scorer:
+           progress: Progress | None = None, task: str = "", rank: int | None = None) -> Scorer:
     """Score with every judge (primary first); with a checkpoint ``path``, durably append the sample's row."""
     metrics = [_label_rate(name, labels) for name, labels in spec.label_rates.items()] or [mean()]
 
     @scorer(metrics=metrics, name=f"{spec.name}_judge")
     def make() -> Scorer:
-        checkpoint = Checkpoint(Path(path), key) if path else None
+        checkpoint = Checkpoint(Path(path), key, rank) if path else None
 
         async def score(state: TaskState, target: Target) -> Score:
             scores = []

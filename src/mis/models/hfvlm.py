@@ -15,7 +15,8 @@ defaults (repetition_penalty, top_k, ...) leak in. `generate_kwargs(config)` and
 exactly what was used, so a run can record it.
 
 Model args (`-M key=value`, or `--model-arg` in `mis eval`): `batch_size` (default 8), `device`
-(`cuda`, `mps`, `cpu`; default: the best available), `dtype` (`auto`, `bfloat16`, `float16`,
+(`cuda`, `mps`, `cpu`; default: the best available, and under torchrun / accelerate launch each rank's
+own `cuda:LOCAL_RANK`), `dtype` (`auto`, `bfloat16`, `float16`,
 `float32`; default bfloat16 on cuda, float32 elsewhere), `trust_remote_code` (default false),
 `family` (`auto`, the default: the preset of the checkpoint's model_type; a preset name; or `none`:
 the checkpoint's own processor settings and no image labels), `processor_kwargs` (a dict merged over
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -307,7 +309,12 @@ def _resolve_preset(family: str, model_type: str | None) -> Preset | None:
 
 
 def _best_device(torch: Any) -> str:
+    """The best device: CUDA (a data-parallel rank: its own ``cuda:LOCAL_RANK``), else MPS, else CPU."""
     if torch.cuda.is_available():
+        if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:  # torchrun / accelerate launch: one GPU each
+            local = int(os.environ.get("LOCAL_RANK", "0") or 0) % torch.cuda.device_count()
+            torch.cuda.set_device(local)
+            return f"cuda:{local}"
         return "cuda"
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return "mps"
