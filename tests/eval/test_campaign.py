@@ -48,8 +48,8 @@ class Served:
         model = str(body.get("model"))
         if model.startswith("judge"):
             text = message_text(body)
-            return ScriptedReply("Description: a toy\nScore: 0\nReason: it answered" if "Refusal score" in text
-                                 else VERDICT)
+            moss = "Description: a toy\nScore: 0\nReason: it answered"
+            return ScriptedReply(moss if "Refusal score" in text else VERDICT)
         if model in self.broken:
             return ScriptedReply("this model rejects every request", status=400)
         return ScriptedReply("A plain, careful answer about the shapes.", delay_s=self.slow.get(model, 0.0))
@@ -224,7 +224,8 @@ def test_killed_campaign_rerun_finishes_only_what_was_missing(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("shards", [("1/2", "2/2"), (None, None)], ids=["sharded", "unsharded"])
-def test_two_workers_run_every_cell_exactly_once(tmp_path: Path, shards: tuple[str | None, str | None]) -> None:
+def test_two_workers_run_every_cell_exactly_once(tmp_path: Path,
+                                                 shards: tuple[str | None, str | None]) -> None:
     data = fixtures(tmp_path)
     out = tmp_path / "campaign"
     names = ["w-a", "w-b", "w-c"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.live import Live
@@ -37,7 +37,7 @@ class CampaignConfig:
     plan: Path
     """Plan file (YAML): models, benchmarks, one judge, shared options."""
     out: Path
-    """Campaign folder: OUT/<model>/<benchmark>/ per cell (each the --out of one `mis eval`/`mis bench run`)."""
+    """Campaign folder: OUT/<model>/<benchmark>/ per cell (the --out of one `mis eval` / `mis bench run`)."""
     shard: str | None = None
     """K/N: run only every N-th cell from the K-th (a Slurm array task, one of N machines); the cell locks
     keep workers apart with or without it."""
@@ -106,7 +106,7 @@ campaign_app.command("run", help="Run a plan's cells (resumable; rerun to finish
 
 @campaign_app.command("status")
 def status_command(
-    out: Path = typer.Argument(..., help="A `mis campaign run` --out folder.", show_default=False),
+    out: Annotated[Path, typer.Argument(help="A `mis campaign run` --out folder.", show_default=False)],
 ) -> None:
     """Print every cell's state from the campaign folder alone (done / running / failed with the reason)."""
     from mis.eval.campaign import status

@@ -1,4 +1,4 @@
-"""Campaigns: many models x many benchmarks from one plan file, each cell one call of `mis eval`/`mis bench run`.
+"""Campaigns: many models x many benchmarks from one plan; each cell one call of `mis eval`/`mis bench run`.
 
 A plan (YAML, docs/scale-out.md) lists models (each with its provider args), benchmarks (MIS splits and any
 registered benchmark), one judge and shared options. Every (model, benchmark) pair is a *cell* whose folder
@@ -158,13 +158,15 @@ def load_plan(path: str | Path) -> Plan:
         raise ConfigError(f"{path}: a plan is a mapping with models, benchmarks, judge, options, data")
     _keys(path, "the plan", raw, {"models", "benchmarks", "judge", "options", "data"})
     model_fields = {f.name for f in fields(ModelOptions)} | set(_MODEL_KEYS)
-    models = [_entry(path, "models", i, m, "model", model_fields) for i, m in enumerate(_list(path, raw, "models"))]
+    models = [_entry(path, "models", i, m, "model", model_fields)
+              for i, m in enumerate(_list(path, raw, "models"))]
     benchmarks = [_entry(path, "benchmarks", i, _bench_entry(b), "benchmark", set(_BENCH_KEYS))
                   for i, b in enumerate(_list(path, raw, "benchmarks"))]
     judge = raw.get("judge") or {}
     if isinstance(judge, str):
         judge = {"judge": judge}
-    _keys(path, "judge", judge, {f.name for f in fields(JudgeOptions)} | {"guard", "guard_base_url", "guard_mode"})
+    judge_fields = {f.name for f in fields(JudgeOptions)} | {"guard", "guard_base_url", "guard_mode"}
+    _keys(path, "judge", judge, judge_fields)
     options = raw.get("options") or {}
     shared = ({f.name for f in fields(EvalConfig)} | {f.name for f in fields(BenchConfig)}) - set(_PER_CELL)
     _keys(path, "options", options, shared)
@@ -268,14 +270,28 @@ def status(out: str | Path) -> list[CellStatus]:
 
 
 def _write_campaign(out: Path, plan: Plan, cells: Sequence[Cell]) -> None:
-    """DIR/campaign.json: the latest plan's cells (workers starting together write the same bytes)."""
+    """Add this plan's cells to DIR/campaign.json (several plans may share a folder: one per Slurm task).
+
+    Read-merge-write under a lock on DIR/campaign.lock, so workers starting together lose no entry.
+    """
+    import fcntl
+
     out.mkdir(parents=True, exist_ok=True)
-    record = {"plan": str(plan.path.resolve()), "cells": [
-        {"cell": c.id, "model": c.model_name, "benchmark": c.benchmark_name, "command": c.command,
-         "model_string": c.config.model, "results": c.results, "fingerprint": c.fingerprint} for c in cells]}
-    tmp = out / f".{CAMPAIGN_FILE}.{os.getpid()}.tmp"  # one temporary file per worker: renames never collide
-    tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out / CAMPAIGN_FILE)
+    entries = [{"cell": c.id, "model": c.model_name, "benchmark": c.benchmark_name, "command": c.command,
+                "model_string": c.config.model, "results": c.results, "fingerprint": c.fingerprint,
+                "plan": str(plan.path.resolve())} for c in cells]
+    with (out / "campaign.lock").open("a", encoding="utf-8") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        path = out / CAMPAIGN_FILE
+        try:
+            known = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+        except (OSError, ValueError):
+            known = []
+        mine = {e["cell"] for e in entries}
+        record = {"cells": [e for e in known if e.get("cell") not in mine] + entries}
+        tmp = out / f".{CAMPAIGN_FILE}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
 
 
 def plan_cells(plan_path: str | Path, out: str | Path) -> list[Cell]:
@@ -299,7 +315,8 @@ def run_campaign(plan_path: str | Path, out: str | Path, *, shard: str | None = 
     for cell in cells:
         cell.config.validate()
     _write_campaign(out, plan, cells)
-    statuses = [_cells.status_of(c.folder, c.id, c.model_name, c.benchmark_name, c.fingerprint) for c in cells]
+    statuses = [_cells.status_of(c.folder, c.id, c.model_name, c.benchmark_name, c.fingerprint)
+                for c in cells]
     for cell, st in zip(cells, statuses, strict=True):
         if not in_shard(cell, part) and st.state not in (DONE, RUNNING):
             st.state = OTHER_SHARD
@@ -412,4 +429,5 @@ def _notify(progress: CampaignProgress | None, st: CellStatus) -> None:
 
 
 __all__ = ["CAMPAIGN_FILE", "PENDING", "CampaignIncomplete", "CampaignOutcome", "CampaignProgress", "Cell",
-           "CellStatus", "Plan", "in_shard", "load_plan", "parse_shard", "plan_cells", "run_campaign", "status"]
+           "CellStatus", "Plan", "in_shard", "load_plan", "parse_shard", "plan_cells", "run_campaign",
+           "status"]
