@@ -3,7 +3,18 @@
 Every command module below attaches to the one root app; importing them here registers them.
 """
 
-from mis.cli import baseline, build, data, demo, evaluate, judge, models, report, train  # noqa: F401
+from mis.cli import (  # noqa: F401
+    baseline,
+    build,
+    campaign,
+    data,
+    demo,
+    evaluate,
+    judge,
+    models,
+    report,
+    train,
+)
 from mis.cli._app import app
 
 __all__ = ["app"]
