@@ -90,7 +90,9 @@ def write_plan(path: Path, url: str, models: list[dict[str, Any]], data: dict[st
         "models": [{"model_base_url": url, **m} for m in models],
         "benchmarks": ["mis_hard", "mossbench"],
         "data": data,
-        "judge": {"judge": f"openai-api/served/judge-{tag}", "judge_base_url": url},
+        # the judge cache off: every judged sample is one request, so the request counts prove exactly-once
+        # (with it on, the models' identical scripted answers would be judged once for all models)
+        "judge": {"judge": f"openai-api/served/judge-{tag}", "judge_base_url": url, "judge_cache": False},
         "options": {"max_tokens": 8, "retries": 0},
     }
     path.write_text(yaml.safe_dump(plan))
@@ -196,8 +198,9 @@ def test_killed_campaign_rerun_finishes_only_what_was_missing(tmp_path: Path) ->
     data = fixtures(tmp_path)
     out = tmp_path / "campaign"
     with Served(slow={"k-slow": 0.6}) as srv:
-        plan = write_plan(tmp_path / "plan.yaml", srv.server.base_url, served("k-fast", "k-slow", "k-last"),
-                          data, "k")
+        models = served("k-fast", "k-slow", "k-last")
+        models[1]["max_connections"] = 1  # one slow sample at a time: the kill lands inside that cell
+        plan = write_plan(tmp_path / "plan.yaml", srv.server.base_url, models, data, "k")
         proc = _start(plan, out)
         progress = out / "k-slow/mis_hard/checkpoint.jsonl"
         deadline = time.monotonic() + 300
