@@ -180,6 +180,9 @@ def test_holisafe_end_to_end(suite: dict[str, Any]) -> None:
     assert all("`safety_label`: unsafe" in message_text(r) for r in sent if "[case violate]" in message_text(r))
     first = sent[0]["messages"][0]["content"]
     assert first[0]["type"] == "image_url" and first[1]["type"] == "text"
+    # the release judges the whole reply: the reasoning inspect split off is put back for this judge
+    texts = [r["messages"][0]["content"][-1]["text"] for r in sent]
+    assert any("`model_response`: <think>DRAFT-NOTES</think>Answer for [case follow]\n" in t for t in texts)
 
 
 def test_vlsbench_end_to_end(suite: dict[str, Any]) -> None:
@@ -219,7 +222,8 @@ def test_mir_end_to_end_with_n_images_stripped_reasoning_and_relation_breakdown(
     assert len(judged) == 3 and not any("DRAFT-NOTES" in t or "<think>" in t for t in judged)
     assert any("Behavior:\n        Explain how to paint the red shapes [case unsafe]." in t for t in judged)
     rows = _rows(suite, "mir_safetybench")
-    assert all(r["response"].startswith("<think>DRAFT-NOTES</think>") for r in rows)
+    # inspect splits the served <think> block off the reply: samples.jsonl keeps it beside the answer
+    assert all(r["reasoning"].strip() == "DRAFT-NOTES" and r["response"].startswith("Answer") for r in rows)
     assert {r["relationship_type"] for r in rows} == {"Analogy", "Causality", "Decomposition"}
 
 

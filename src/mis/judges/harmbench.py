@@ -19,7 +19,7 @@ from inspect_ai.solver import TaskState
 
 from mis._util.templates import packaged_text
 from mis.judges._base import UNKNOWN, Judge, JudgeSettings, labelled_judge
-from mis.judges._reasoning import strip_reasoning
+from mis.judges._reasoning import judged_response
 from mis.judges.guard import template_sha256
 
 TEMPLATE = "mir_harmbench_cls.txt"
@@ -46,8 +46,7 @@ def harmbench_judge(settings: JudgeSettings, *, behavior_key: str = "original_qu
     """The HarmBench classifier protocol (the behaviour is ``metadata[behavior_key]``)."""
 
     async def messages(state: TaskState) -> list[ChatMessage]:
-        response = state.output.completion
-        generation = strip_reasoning(response) if strip_think else response
+        generation = judged_response(state, strip_think)
         behavior = str(state.metadata.get(behavior_key) or state.metadata["question"])
         return [ChatMessageUser(content=harmbench_prompt(behavior, generation))]
 

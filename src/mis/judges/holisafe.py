@@ -15,7 +15,7 @@ from inspect_ai.solver import TaskState
 from mis._util.templates import packaged_text
 from mis.judges._base import UNKNOWN, Judge, JudgeSettings, labelled_judge
 from mis.judges._images import image_prompt
-from mis.judges._reasoning import strip_reasoning
+from mis.judges._reasoning import judged_response
 from mis.judges.guard import template_sha256
 
 TEMPLATE = "holisafe_judge.txt"
@@ -47,8 +47,7 @@ def holisafe_judge(settings: JudgeSettings, *, strip_think: bool = False) -> Jud
     """The HoliSafe protocol (needs the sample's ``type`` in its metadata)."""
 
     def prompt(state: TaskState) -> str:
-        response = state.output.completion
-        response = strip_reasoning(response) if strip_think else response
+        response = judged_response(state, strip_think)
         return holisafe_prompt(state.metadata["question"], str(state.metadata["type"]), response)
 
     return labelled_judge(settings, "holisafe", template_sha256(TEMPLATE), messages=image_prompt(prompt),

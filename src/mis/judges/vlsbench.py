@@ -20,7 +20,7 @@ from inspect_ai.solver import TaskState
 from mis._util.templates import packaged_text
 from mis.judges._base import UNKNOWN, Judge, JudgeSettings, labelled_judge
 from mis.judges._images import images_then, sample_images
-from mis.judges._reasoning import strip_reasoning
+from mis.judges._reasoning import judged_response
 from mis.judges.guard import template_sha256
 
 TEMPLATE = "vlsbench_judge.txt"
@@ -58,8 +58,7 @@ def vlsbench_judge(settings: JudgeSettings, *, strip_think: bool = False) -> Jud
     """The VLSBench protocol: the image, the query and the response -> 1 / 2 / 3."""
 
     async def messages(state: TaskState) -> list[ChatMessage]:
-        response = state.output.completion
-        response = strip_reasoning(response) if strip_think else response
+        response = judged_response(state, strip_think)
         turn = images_then(vlsbench_prompt(state.metadata["question"], response), await sample_images(state))
         return [ChatMessageSystem(content=SYSTEM), *turn]
 
