@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -237,5 +236,10 @@ def test_mir_report_thumbnails_and_relation_breakdown(suite: dict[str, Any], tmp
     assert sorted(len(refs) for refs in data["s"]["im"]) == [2, 3, 4]
     assert all(ref >= 0 for refs in data["s"]["im"] for ref in refs)
     md = paths.leaderboard_md.read_text(encoding="utf-8")
-    assert "by relationship_type" in md and "Decomposition" in md
-    assert os.path.isfile(tmp_path / "report" / "breakdowns.csv")
+    assert "Breakdowns by the benchmarks' own fields" in md and "| Decomposition | 1 | 0.00 | 100.00 |" in md
+    import csv
+
+    with open(tmp_path / "report" / "breakdowns.csv", newline="") as fh:
+        got = {(r["field"], r["value"], r["metric"]): float(r["result"]) for r in csv.DictReader(fh)}
+    assert got[("relationship_type", "Analogy", "asr")] == 100.0
+    assert got[("n_images", "4", "unknown")] == 100.0
