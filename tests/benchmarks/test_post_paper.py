@@ -243,3 +243,17 @@ def test_mir_report_thumbnails_and_relation_breakdown(suite: dict[str, Any], tmp
         got = {(r["field"], r["value"], r["metric"]): float(r["result"]) for r in csv.DictReader(fh)}
     assert got[("relationship_type", "Analogy", "asr")] == 100.0
     assert got[("n_images", "4", "unknown")] == 100.0
+
+
+def test_report_published_shows_holisafe_release_numbers(suite: dict[str, Any], tmp_path: Path) -> None:
+    from mis.report import build_report
+    from mis.report._published import published_benchmarks
+
+    entries = {b.name: b for b in published_benchmarks() if b.benchmark == "holisafe"}
+    assert entries["GPT-4o"].metrics["masr"] == 42.4 and entries["Qwen2.5-VL-7B"].metrics["rr"] == 1.5
+    assert entries["GPT-4o"].matches("openai/gpt-4o-2024-11-20") and not entries["GPT-4o"].matches("m")
+    paths = build_report([suite["out"] / "holisafe"], tmp_path / "report", published="all")
+    published = [r for r in paths.rows if r.get("benchmark") == "holisafe" and "published" in str(r.get("model"))]
+    assert any(r["model"] == "GPT-4o (published)" and float(r["masr"]) == 42.4 for r in published)
+    none = build_report([suite["out"] / "holisafe"], tmp_path / "plain", published="none")
+    assert not [r for r in none.rows if "published" in str(r.get("model"))]

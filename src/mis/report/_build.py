@@ -24,7 +24,7 @@ from mis.report._browser import FILES_DIR, BrowserData, write_browser
 from mis.report._html import definitions, render_html
 from mis.report._load import ReportError, ReportOptionError, Run, RunResult, find_run_dirs, load_run
 from mis.report._plots import Chart, category_chart, headline_chart, model_colours, scatter_chart
-from mis.report._published import Published, match, parse_requests
+from mis.report._published import Published, match, parse_requests, published_benchmarks
 from mis.report._tables import (
     DEFAULT_SORT,
     HARMFUL_ORDER,
@@ -158,6 +158,15 @@ def _published(results: Sequence[RunResult], requests: Sequence[str] | str | Non
             extra.extend(p.results(label))
         if model is not None:
             beside.setdefault(label, model)
+    # the post-paper benchmarks' published numbers: beside a run of the same model (auto), or all of them
+    wanted_all = "all" in ([requests] if isinstance(requests, str) else list(requests or ["auto"]))
+    for b in published_benchmarks():
+        twin = next((r.model for r in results if r.benchmark == b.benchmark and b.matches(r.model)), None)
+        if (auto and twin is not None) or wanted_all:
+            label = f"{b.name} (published)"
+            extra.extend(b.results(label))
+            if twin is not None:
+                beside.setdefault(label, twin)
     return extra, beside, shown
 
 
