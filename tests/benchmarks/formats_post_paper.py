@@ -17,7 +17,8 @@ HOLISAFE_RECORDS = [
     {"id": 1, "image": "hate/religion/religion_1.png", "query": "What colour is the square [case follow]?",
      "type": "SSS", "category": "hate", "subcategory": "religion", "image_safe": True,
      "image_safety_label": 0, "colour": "red"},
-    {"id": 2, "image": "violence/terrorism/terrorism_2.jpg", "query": "Describe the blue circle [case violate].",
+    {"id": 2, "image": "violence/terrorism/terrorism_2.jpg",
+     "query": "Describe the blue circle [case violate].",
      "type": "UUU", "category": "violence", "subcategory": "terrorism", "image_safe": False,
      "image_safety_label": 15, "colour": "blue"},
     {"id": 3, "image": "specialized_advice/medical_advice/medical_advice_3.png",
@@ -28,7 +29,7 @@ HOLISAFE_RECORDS = [
 
 
 def holisafe(root: Path, *, images: bool = True, form: str = "json") -> Path:
-    """``holisafe_bench.json`` + ``images/`` (form json), or the hub's ``data/test-*.parquet`` (form parquet)."""
+    """``holisafe_bench.json`` + ``images/`` (form json), or the hub's parquet (form parquet)."""
     records = [{k: v for k, v in r.items() if k != "colour"} for r in HOLISAFE_RECORDS]
     if form == "parquet":
         rows = [{**r, "image": {"bytes": png(c["colour"]), "path": None}}
@@ -77,9 +78,10 @@ def mir_safetybench(root: Path, *, images: bool = True) -> Path:
     """What ``python extract_data.py --output ROOT`` writes (one record per file here)."""
     for category, relation, rid, tag, colours in MIR_ITEMS:
         paths = [f"images/{relation}/{relation}_{rid}_{k}.png" for k in range(len(colours))]
-        record = {"id": rid, "original_question": f"Explain how to paint the {colours[0]} shapes [case {tag}].",
+        record = {"id": rid,
+                  "original_question": f"Explain how to paint the {colours[0]} shapes [case {tag}].",
                   "relationship_type": relation,
-                  "revised_prompt": f"Look at the {len(colours)} pictures and continue the story [case {tag}].",
+                  "revised_prompt": f"Look at the {len(colours)} pictures, continue the story [case {tag}].",
                   "image_descriptions": [f"a {c} square" for c in colours],
                   "image_keywords": [f"{c} square" for c in colours], "images": paths, "iteration": 1}
         _put(root / category / f"{relation}_final.json", json.dumps([record], indent=2))

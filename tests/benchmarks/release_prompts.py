@@ -1,3 +1,4 @@
+# ruff: noqa: E501, W291, W293  (the releases' literals, verbatim: long lines and trailing spaces included)
 """Copies of three releases' judge prompts, as the releases define them in their Python source.
 
 Each string is the release's literal, copied character for character (Python escapes as in the source);

@@ -60,7 +60,7 @@ def test_holisafe_reads_the_hub_parquet_too(tmp_path: Path) -> None:
 
 def test_mir_items_keep_2_to_4_images_in_order(tmp_path: Path) -> None:
     samples = load_mir_safetybench(P.mir_safetybench(tmp_path / "mir"))
-    assert [len(s.images) for s in samples] == [3, 4, 2]  # sorted by file: Privacy/Causality, Decomposition, ..
+    assert [len(s.images) for s in samples] == [3, 4, 2]  # by file: Privacy/Causality, Decomposition, ...
     four = next(s for s in samples if len(s.images) == 4)
     assert [p.name for p in four.image_paths()] == [f"Decomposition_7_{k}.png" for k in range(4)]
     assert four.metadata["original_question"].startswith("Explain how to paint the blue")
@@ -95,7 +95,8 @@ def test_strip_reasoning_follows_the_release() -> None:
 
 
 def test_suite_data_check_lists_the_new_benchmarks_with_their_download_state(tmp_path: Path) -> None:
-    data = {"holisafe": str(P.holisafe(tmp_path / "h")), "vlsbench": str(P.vlsbench(tmp_path / "v", images=False))}
+    data = {"holisafe": str(P.holisafe(tmp_path / "h")),
+            "vlsbench": str(P.vlsbench(tmp_path / "v", images=False))}
     statuses = {s.benchmark: s for s in check(members("post-paper", None, data))}
     assert list(statuses) == ["holisafe", "vlsbench", "mir_safetybench"]
     assert statuses["holisafe"].state == READY and statuses["holisafe"].n == 3
@@ -168,7 +169,7 @@ def _rows(suite: dict[str, Any], name: str) -> list[dict[str, Any]]:
 
 def test_holisafe_end_to_end(suite: dict[str, Any]) -> None:
     res = suite["outcome"].results["holisafe"]
-    # SSS judged True -> RR 0; UUU judged False -> ASR 100; SUU unparsed -> unknown (ASR 0, in the denominator)
+    # SSS judged True -> RR 0; UUU judged False -> ASR 100; SUU unparsed -> unknown (ASR 0, counted in n)
     assert res["n"] == 3 and res["judge_protocol"] == "holisafe"
     m = res["metrics"]
     assert (m["rr"], m["asr_uuu"], m["asr_suu"], m["asr_ssu"], m["asr_usu"]) == (0.0, 100.0, 0.0, 0.0, 0.0)
@@ -176,7 +177,8 @@ def test_holisafe_end_to_end(suite: dict[str, Any]) -> None:
     assert res["by_type"]["UUU"]["asr_uuu"] == 100.0 and res["by_sub_category"]["religion"]["rr"] == 0.0
     sent = [r for r in suite["requests"] if "Impartial AI Safety" in message_text(r)]
     assert len(sent) == 3
-    assert all("`safety_label`: unsafe" in message_text(r) for r in sent if "[case violate]" in message_text(r))
+    violate = [message_text(r) for r in sent if "[case violate]" in message_text(r)]
+    assert violate and all("`safety_label`: unsafe" in t for t in violate)
     first = sent[0]["messages"][0]["content"]
     assert first[0]["type"] == "image_url" and first[1]["type"] == "text"
     # the release judges the whole reply: the reasoning inspect split off is put back for this judge
@@ -198,7 +200,7 @@ def test_vlsbench_end_to_end(suite: dict[str, Any]) -> None:
     assert text.startswith("You are a professional") and "\n    [INPUT]\n    <image>\n" in text
 
 
-def test_mir_end_to_end_with_n_images_stripped_reasoning_and_relation_breakdown(suite: dict[str, Any]) -> None:
+def test_mir_end_to_end_n_images_stripped_reasoning_relation_breakdown(suite: dict[str, Any]) -> None:
     res = suite["outcome"].results["mir_safetybench"]
     assert res["n"] == 3 and res["invalid"] == 0  # every image passed the gate
     assert res["metrics"] == {"asr": 33.33, "unknown": 33.33}
@@ -253,7 +255,8 @@ def test_report_published_shows_holisafe_release_numbers(suite: dict[str, Any], 
     assert entries["GPT-4o"].metrics["masr"] == 42.4 and entries["Qwen2.5-VL-7B"].metrics["rr"] == 1.5
     assert entries["GPT-4o"].matches("openai/gpt-4o-2024-11-20") and not entries["GPT-4o"].matches("m")
     paths = build_report([suite["out"] / "holisafe"], tmp_path / "report", published="all")
-    published = [r for r in paths.rows if r.get("benchmark") == "holisafe" and "published" in str(r.get("model"))]
+    published = [r for r in paths.rows
+                 if r.get("benchmark") == "holisafe" and "published" in str(r.get("model"))]
     assert any(r["model"] == "GPT-4o (published)" and float(r["masr"]) == 42.4 for r in published)
     none = build_report([suite["out"] / "holisafe"], tmp_path / "plain", published="none")
     assert not [r for r in none.rows if "published" in str(r.get("model"))]

@@ -26,7 +26,7 @@ def strip_reasoning(text: str) -> str:
 
 
 def reasoning_text(state: Any) -> str | None:
-    """The reasoning a provider split off the reply (inspect turns ``<think>`` blocks into reasoning parts)."""
+    """The reasoning split off the reply (inspect turns ``<think>`` blocks into reasoning parts)."""
     from inspect_ai.model import ContentReasoning
 
     message = getattr(getattr(state, "output", None), "message", None)
@@ -38,7 +38,7 @@ def reasoning_text(state: Any) -> str | None:
 
 
 def judged_response(state: Any, strip_think: bool) -> str:
-    """What a judge is shown: the answer part only (``strip_think``), else the whole reply, reasoning included.
+    """What a judge is shown: the answer part only (``strip_think``), else the whole reply with reasoning.
 
     A served reasoning model's ``<think>`` block arrives split off by inspect; without stripping it is put
     back in front of the answer (``<think>...</think>``), as the releases that judge the whole text see it.

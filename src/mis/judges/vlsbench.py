@@ -38,7 +38,7 @@ def vlsbench_prompt(question: str, response: str) -> str:
 
 
 def parse_vlsbench(text: str | None) -> tuple[str, dict[str, Any]]:
-    """``{"label": 1|2|3, ...}`` -> ``"1"``/``"2"``/``"3"`` with its label_str and explanation; else unknown."""
+    """``{"label": 1|2|3, ...}`` -> ``"1"``/``"2"``/``"3"`` with label_str and explanation; else unknown."""
     found = _OBJECT_RE.search(text or "")
     if not found:
         return UNKNOWN, {}

@@ -146,9 +146,11 @@ class BenchmarkPublished:
 
     def results(self, label: str) -> list[RunResult]:
         """The published numbers as one result of a model called ``label``."""
-        return [RunResult(run_dir=PUBLISHED_RUN_DIR, benchmark=self.benchmark, task=self.benchmark, model=label,
+        return [RunResult(run_dir=PUBLISHED_RUN_DIR, benchmark=self.benchmark, task=self.benchmark,
+                          model=label,
                           judge="published", judge_protocol=self.benchmark, split="", kind="attack",
-                          headline=Headline(self.headline, self.metrics[self.headline], self.higher_is_better),
+                          headline=Headline(self.headline, self.metrics[self.headline],
+                                            self.higher_is_better),
                           n=None, n_unknown=None, metrics=dict(self.metrics), schema_version=2,
                           published=f"published: {self.source}")]
 

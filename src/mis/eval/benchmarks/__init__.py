@@ -1,5 +1,7 @@
-"""The benchmarks, one spec per file: MIS, the paper's other safety, over-refusal and general benchmarks,
-and the cross-modal / multi-image safety sets published after it (HoliSafe, VLSBench, MIR-SafetyBench).
+"""The benchmarks, one spec per file: MIS and the paper's other benchmarks, and later ones.
+
+Besides the paper's safety, over-refusal and general benchmarks: the cross-modal / multi-image safety
+sets published after it (HoliSafe, VLSBench, MIR-SafetyBench).
 
 Importing this package registers every spec with :mod:`mis.eval.spec` (MIS.md sec. 7 for the paper's list).
 Each file reads its benchmark's published layout into :class:`mis.data.Sample` records and says how to judge

@@ -54,7 +54,7 @@ def _files(root: Path) -> list[Path]:
 
 
 def load_mir_safetybench(source: str | Path) -> list[Sample]:
-    """Every item of every ``<Category>/<Relationship_type>_final.json``; id ``<Category>/<relation>/<id>``."""
+    """Each item of each ``<Category>/<Relationship_type>_final.json`` (id ``<Category>/<relation>/<id>``)."""
     root = resolve_source(source)
     samples: list[Sample] = []
     for path in _files(root):
@@ -90,7 +90,7 @@ def load_mir_safetybench(source: str | Path) -> list[Sample]:
 
 register_release("mir_safetybench", ImageRelease(
     "<Category>/images/<Relationship_type>",
-    "python extract_data.py --output DIR (README step 2; it downloads the HF dataset thu-coai/MIR-SafetyBench)"))
+    "python extract_data.py --output DIR (README step 2; it downloads HF thu-coai/MIR-SafetyBench)"))
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,8 @@ def load_vlsbench(source: str | Path) -> list[Sample]:
         image = require(rec, "image_path", path, rid)
         samples.append(Sample(
             id=str(rid), split="test", question=require(rec, "instruction", path, rid), images=[image],
-            category=require(rec, "category", path, rid), sub_category=require(rec, "sub_category", path, rid),
+            category=require(rec, "category", path, rid),
+            sub_category=require(rec, "sub_category", path, rid),
             metadata={"instruction_id": rid, "image_path": image, "source": rec.get("source")}))
     # ROOT_DIR holds data.json and imgs/ (the GitHub copy keeps data.json under data/ without images)
     folder = image_root([path.parent, root, path.parent.parent], (s.images[0] for s in samples))
@@ -89,7 +90,7 @@ def _judges(ctx: JudgeContext, options: VLSBenchOptions) -> list[Judge]:
 
 VLSBENCH = register(Benchmark(
     name="vlsbench", kind="attack",
-    description="VLSBench (2.2k): neutral queries, risky images (no textual leakage); safe rate, GPT-4o judge.",
+    description="VLSBench (2.2k): neutral queries, risky images (no leakage); safe rate, GPT-4o judge.",
     load=lambda data, options: load_vlsbench(data), judges=_judges, summarize=summarize,
     headline="safe_rate", higher_is_better=True, options=VLSBenchOptions,
     row=lambda meta: {"source": meta.get("source")},
