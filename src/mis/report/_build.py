@@ -159,8 +159,10 @@ def _published(results: Sequence[RunResult], requests: Sequence[str] | str | Non
         if model is not None:
             beside.setdefault(label, model)
     # the post-paper benchmarks' published numbers: beside a run of the same model (auto), or all of them
+    # (``all``) for the benchmarks the report has runs of
     wanted_all = "all" in ([requests] if isinstance(requests, str) else list(requests or ["auto"]))
-    for b in published_benchmarks():
+    benchmarks = {r.benchmark for r in results}
+    for b in (b for b in published_benchmarks() if b.benchmark in benchmarks):
         twin = next((r.model for r in results if r.benchmark == b.benchmark and b.matches(r.model)), None)
         if (auto and twin is not None) or wanted_all:
             label = f"{b.name} (published)"
