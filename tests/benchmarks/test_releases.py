@@ -27,6 +27,7 @@ from mis.eval.benchmarks._common import check_images, missing_images
 from mis.eval.suite import check, members
 from mis.testing import ScriptedOpenAIServer
 from tests.benchmarks import formats as F
+from tests.benchmarks import formats_post_paper as PP
 from tests.benchmarks.test_e2e import env, judge_reply
 from tests.fixtures.data import make_mis_test_dir
 
@@ -46,6 +47,9 @@ RELEASES: dict[str, tuple[str, Callable[[Path], Path]]] = {
     "mmmu": ("MMMU", F.mmmu),
     "muirbench": ("MUIRBENCH", F.muirbench),
     "mmt_mi": ("MMT_MI-Benchmark", F.mmt_mi),
+    "holisafe": ("holisafe-bench", PP.holisafe),
+    "vlsbench": ("vlsbench", PP.vlsbench),
+    "mir_safetybench": ("MIR-SafetyBench", PP.mir_safetybench),
 }
 PYTHON_SYNTAX = re.compile(r"\w\s*=\s*['\"]")  # missing='skip': a hint must be the CLI form instead
 

@@ -139,7 +139,7 @@ class SuiteOptions:
     """Other benchmarks (--suite)."""
 
     suite: str | None = None
-    """Benchmark suite: paper, safety, over-refusal, general, all (see `mis bench list`)."""
+    """Benchmark suite: paper, safety, over-refusal, general, post-paper, all (see `mis bench list`)."""
     only: list[str] = field(default_factory=list)
     """Run only these benchmarks (repeatable; any registered benchmark, in the suite or not)."""
     guard: str | None = None
@@ -212,7 +212,7 @@ class BenchConfig(ModelOptions, JudgeOptions, SuiteOptions):
     data: dict[str, str] = field(default_factory=dict)
     """BENCHMARK=FOLDER or hub id (repeatable), e.g. figstep=./FigStep (see `mis bench list` for the keys)."""
     suite: str | None = "paper"
-    """Benchmark suite: paper, safety, over-refusal, general, all (see `mis bench list`)."""
+    """Benchmark suite: paper, safety, over-refusal, general, post-paper, all (see `mis bench list`)."""
     max_tokens: int | None = None
     """Override every benchmark's generation budget (default: each benchmark's own)."""
 

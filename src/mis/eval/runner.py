@@ -40,6 +40,7 @@ from mis.eval.config import ModelOptions
 from mis.eval.metrics import pct
 from mis.eval.spec import Benchmark, JudgeContext
 from mis.judges import UNKNOWN, Judge
+from mis.judges._reasoning import reasoning_text
 
 logger = logging.getLogger(__name__)
 
@@ -565,6 +566,9 @@ def row_of(state: TaskState, scores: list[Score], judges: list[Judge], spec: Ben
             row["refusal_string_match"] = label == "refusal"
         else:
             row[f"{judge.protocol}_label"] = label
+    reasoning = reasoning_text(state)  # a served reasoning model's <think> part, split off by inspect
+    if reasoning:
+        row["reasoning"] = reasoning
     if spec.row is not None:
         row |= spec.row(meta)
     return row

@@ -24,11 +24,14 @@ from mis.eval.spec import Benchmark
 SAFETY = ("figstep", "mm_safetybench", "jailbreakv_mini", "siuo", "mssbench_chat")
 OVER_REFUSAL = ("mossbench", "white_image")
 GENERAL = ("qbench", "mmstar", "mmmu", "muirbench", "mmt_mi")
+#: The cross-modal and multi-image safety sets published after the paper, each with its own judge.
+POST_PAPER = ("holisafe", "vlsbench", "mir_safetybench")
 SUITES: dict[str, tuple[str, ...]] = {
     "paper": SAFETY + OVER_REFUSAL + GENERAL,
     "safety": (*SAFETY, "vlguard"),
     "over-refusal": OVER_REFUSAL,
     "general": GENERAL,
+    "post-paper": POST_PAPER,
     "all": (*SAFETY, "vlguard", *OVER_REFUSAL, *GENERAL),
 }
 

@@ -19,11 +19,12 @@ from typing import Any
 
 from mis._util.io import write_json_atomic
 from mis.report._agreement import agreement_markdown, judge_agreement
+from mis.report._breakdowns import breakdown_markdown, write_breakdowns
 from mis.report._browser import FILES_DIR, BrowserData, write_browser
 from mis.report._html import definitions, render_html
 from mis.report._load import ReportError, ReportOptionError, Run, RunResult, find_run_dirs, load_run
 from mis.report._plots import Chart, category_chart, headline_chart, model_colours, scatter_chart
-from mis.report._published import Published, match, parse_requests
+from mis.report._published import Published, match, parse_requests, published_benchmarks
 from mis.report._tables import (
     DEFAULT_SORT,
     HARMFUL_ORDER,
@@ -116,7 +117,9 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path, *, title: str 
     agreement = judge_agreement(runs)
     if agreement:
         write_json_atomic(out / "judge_agreement.json", agreement)
-    markdown = _markdown(title, summary, lb, charts, notes, out) + "\n".join(agreement_markdown(agreement))
+    write_breakdowns(results, out / "breakdowns.csv")
+    markdown = (_markdown(title, summary, lb, charts, notes, out) + "\n".join(breakdown_markdown(results))
+                + "\n".join(agreement_markdown(agreement)))
     paths.leaderboard_md.write_text(markdown, encoding="utf-8")
     paths.agreement = agreement
     render_html(out=out, title=title, summary=summary, lb=lb, long_columns=long_cols, long_rows=long_rows,
@@ -155,6 +158,17 @@ def _published(results: Sequence[RunResult], requests: Sequence[str] | str | Non
             extra.extend(p.results(label))
         if model is not None:
             beside.setdefault(label, model)
+    # the post-paper benchmarks' published numbers: beside a run of the same model (auto), or all of them
+    # (``all``) for the benchmarks the report has runs of
+    wanted_all = "all" in ([requests] if isinstance(requests, str) else list(requests or ["auto"]))
+    benchmarks = {r.benchmark for r in results}
+    for b in (b for b in published_benchmarks() if b.benchmark in benchmarks):
+        twin = next((r.model for r in results if r.benchmark == b.benchmark and b.matches(r.model)), None)
+        if (auto and twin is not None) or wanted_all:
+            label = f"{b.name} (published)"
+            extra.extend(b.results(label))
+            if twin is not None:
+                beside.setdefault(label, twin)
     return extra, beside, shown
 
 
@@ -215,5 +229,5 @@ def _clear_previous(out: Path) -> None:
     """Remove what an earlier report wrote here (charts, data files); thumbs/ is a cache and stays."""
     shutil.rmtree(out / "charts", ignore_errors=True)
     for stale in ("scores.csv", "results.csv", "leaderboard.csv", "leaderboard.md", "report.html",
-                  "judge_agreement.json"):
+                  "judge_agreement.json", "breakdowns.csv"):
         (out / stale).unlink(missing_ok=True)

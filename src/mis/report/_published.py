@@ -130,3 +130,50 @@ def parse_requests(requests: list[str] | tuple[str, ...] | str | None) -> tuple[
     if any(r.strip().lower() == "none" for r in requests) and (auto or explicit):
         raise ReportOptionError("--published: 'none' cannot be combined with other values")
     return auto, explicit
+
+
+@dataclass(frozen=True)
+class BenchmarkPublished:
+    """One model's published numbers on one post-paper benchmark (``published_benchmarks.yaml``)."""
+
+    benchmark: str
+    name: str
+    aliases: tuple[str, ...]
+    metrics: dict[str, float]
+    headline: str
+    higher_is_better: bool
+    source: str
+
+    def results(self, label: str) -> list[RunResult]:
+        """The published numbers as one result of a model called ``label``."""
+        return [RunResult(run_dir=PUBLISHED_RUN_DIR, benchmark=self.benchmark, task=self.benchmark,
+                          model=label,
+                          judge="published", judge_protocol=self.benchmark, split="", kind="attack",
+                          headline=Headline(self.headline, self.metrics[self.headline],
+                                            self.higher_is_better),
+                          n=None, n_unknown=None, metrics=dict(self.metrics), schema_version=2,
+                          published=f"published: {self.source}")]
+
+    def matches(self, model: str) -> bool:
+        """Whether a run's model string is one of this entry's aliases."""
+        return any(_tail(a) == _tail(model) for a in self.aliases)
+
+
+@cache
+def published_benchmarks() -> tuple[BenchmarkPublished, ...]:
+    """The packaged published numbers of the post-paper benchmarks, validated."""
+    import yaml
+
+    text = resources.files("mis.report").joinpath("published_benchmarks.yaml").read_text(encoding="utf-8")
+    out = []
+    for bench in yaml.safe_load(text)["benchmarks"]:
+        for entry in bench["models"]:
+            metrics = {str(k): float(v) for k, v in entry["metrics"].items()}
+            if bench["headline"] not in metrics:
+                raise ValueError(f"published_benchmarks.yaml: {entry['name']}: no {bench['headline']}")
+            out.append(BenchmarkPublished(
+                benchmark=str(bench["benchmark"]), name=str(entry["name"]),
+                aliases=tuple(str(a) for a in entry.get("aliases", ())), metrics=metrics,
+                headline=str(bench["headline"]), higher_is_better=bool(bench["higher_is_better"]),
+                source=str(bench["source"])))
+    return tuple(out)

@@ -1,4 +1,7 @@
-"""The benchmarks, one spec per file: MIS and the paper's other safety, over-refusal and general benchmarks.
+"""The benchmarks, one spec per file: MIS and the paper's other benchmarks, and later ones.
+
+Besides the paper's safety, over-refusal and general benchmarks: the cross-modal / multi-image safety
+sets published after it (HoliSafe, VLSBench, MIR-SafetyBench).
 
 Importing this package registers every spec with :mod:`mis.eval.spec` (MIS.md sec. 7 for the paper's list).
 Each file reads its benchmark's published layout into :class:`mis.data.Sample` records and says how to judge
@@ -12,24 +15,30 @@ from mis.errors import UsageError
 from mis.eval.benchmarks import (  # noqa: F401  (each module registers its spec)
     figstep,
     general,
+    holisafe,
     jailbreakv,
+    mir_safetybench,
     mis,
     mmsafety,
     mossbench,
     mssbench,
     siuo,
     vlguard,
+    vlsbench,
     white_image,
 )
 from mis.eval.benchmarks.figstep import load_figstep, render_typography, typography_text
 from mis.eval.benchmarks.general import load_mmmu, load_mmstar, load_mmt_mi, load_muirbench, load_qbench
+from mis.eval.benchmarks.holisafe import load_holisafe
 from mis.eval.benchmarks.jailbreakv import load_jailbreakv
+from mis.eval.benchmarks.mir_safetybench import load_mir_safetybench
 from mis.eval.benchmarks.mmsafety import load_mmsafety
 from mis.eval.benchmarks.mossbench import load_mossbench
 from mis.eval.benchmarks.mssbench import load_mssbench
 from mis.eval.benchmarks.siuo import load_siuo
 from mis.eval.benchmarks.transforms import IMAGE_MODES, apply_image_mode
 from mis.eval.benchmarks.vlguard import load_vlguard
+from mis.eval.benchmarks.vlsbench import load_vlsbench
 from mis.eval.spec import Benchmark, register, registry
 
 logger = logging.getLogger(__name__)
@@ -75,7 +84,9 @@ __all__ = [
     "registered",
     "apply_image_mode",
     "load_figstep",
+    "load_holisafe",
     "load_jailbreakv",
+    "load_mir_safetybench",
     "load_mmmu",
     "load_mmsafety",
     "load_mmstar",
@@ -86,6 +97,7 @@ __all__ = [
     "load_qbench",
     "load_siuo",
     "load_vlguard",
+    "load_vlsbench",
     "render_typography",
     "typography_text",
 ]
