@@ -52,7 +52,8 @@ def test_proguard_prompts_are_the_releases() -> None:
 def test_guardreasoner_vl_prompt_is_the_reproductions() -> None:
     assert packaged_text(TEMPLATES, "guardreasoner_vl_system.txt") == guardreasoner_vl_prompts.INSTRUCTION
     assert guardreasoner_user_text("Q?", "A.") == guardreasoner_vl_prompts.input_text("Q?", "A.")
-    assert guardreasoner_user_text("{response}", "A.") == guardreasoner_vl_prompts.input_text("{response}", "A.")
+    tricky = "{response}"  # a question holding the other placeholder is not filled in again
+    assert guardreasoner_user_text(tricky, "A.") == guardreasoner_vl_prompts.input_text(tricky, "A.")
 
 
 def test_templates_readme_names_each_source() -> None:
@@ -132,7 +133,8 @@ def _proguard(answer: str) -> str:
         (_proguard("Response:safe\nResponse:unsafe"), "unknown", None, None, None, "conflicting"),
         ("<think>\nfine\n</think>\nRequest:safe\nResponse:safe", "unknown", None, None, None,
          "no complete <answer>...</answer> block"),
-        ("<answer>\nRequest:safe\nResponse:safe\nCategory:None\n", "unknown", None, None, None, "no complete"),
+        ("<answer>\nRequest:safe\nResponse:safe\nCategory:None\n", "unknown", None, None, None,
+         "no complete"),
     ],
 )
 def test_read_proguard(text: str, label: str, req: str | None, category: str | None,
