@@ -114,7 +114,7 @@ def llama_guard4(settings: JudgeSettings, *, mode: str = "chat") -> Judge:
             content.append(ContentText(text=llama_guard4_prompt(question, response)))
             return [ChatMessageUser(content=content)]
         content.append(ContentText(text=question))
-        return [ChatMessageUser(content=content), ChatMessageAssistant(content=[ContentText(text=response)])]
+        return [ChatMessageUser(content=content), ChatMessageAssistant(content=response)]
 
     def read(text: str, state: TaskState) -> GuardReading:
         return read_llama_guard4(text, shown_codes(mode, len(state.metadata.get("images") or ())))
