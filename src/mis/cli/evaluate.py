@@ -39,16 +39,23 @@ def mis_table(results: dict[str, Any]) -> Table:
     table.add_column("n", justify="right")
     for rate in RATES:
         table.add_column(rate.upper(), justify="right", no_wrap=True)
-    table.add_row("overall", str(results["n"]), *(f"{results['metrics'][r]:.2f}" for r in RATES))
+    table.add_row("overall", str(results["n"]), *_cells(results["metrics"]))
     splits = results.get("splits") or {}
     if len(splits) > 1:
         for name, part in splits.items():
             label = f"split {name}" + (" (control)" if part.get("kind") == "over_refusal" else "")
-            table.add_row(label, str(part["n"]), *(f"{part['metrics'][r]:.2f}" for r in RATES))
+            table.add_row(label, str(part["n"]), *_cells(part["metrics"]))
     for name, bucket in results["by_category"].items():
         if bucket["n"]:
-            table.add_row(escape(name), str(bucket["n"]), *(f"{bucket[r]:.2f}" for r in RATES))
+            table.add_row(escape(name), str(bucket["n"]), *_cells(bucket))
+    if results.get("unavailable"):
+        table.caption = escape("n/a: " + next(iter(results["unavailable"].values())))
     return table
+
+
+def _cells(metrics: dict[str, Any]) -> list[str]:
+    """The rate cells of a row; a rate the judge cannot give (an open guard's RSR/RR/HR) is n/a, not 0."""
+    return [f"{metrics[r]:.2f}" if isinstance(metrics.get(r), int | float) else "n/a" for r in RATES]
 
 
 def suite_table(results: dict[str, dict[str, Any]], not_run: dict[str, str], title: str) -> Table:

@@ -68,6 +68,31 @@ def _pair_tables(pair: dict[str, Any], last: str, show: int) -> None:
         console.print(f"  disagree {item['uid']}: {' vs '.join(verdicts)}", highlight=False)
 
 
+def _metrics_table(result: dict[str, Any]) -> Table:
+    """Each judge's metrics and, after the first (the reference), the change each brings (n/a: not given)."""
+    table = Table(title=escape(f"metrics per judge (Δ: minus {result['reference']})"), title_justify="left")
+    table.add_column("judge", overflow="fold")
+    every = {k for m in result["metrics"].values() for k in m}
+    keys = [k for k in ("asr", "safe", "hr", "rsr", "rr", "unknown") if k in every] or sorted(every)
+    delta_keys = [k for k in keys if any(k in d for d in result["deltas"].values())]
+    for key in keys:
+        table.add_column(key, justify="right")
+    for key in delta_keys:
+        table.add_column(f"Δ {key}", justify="right")
+    for name, values in result["metrics"].items():
+        change = result["deltas"].get(name, {})
+        first = name == result["reference"]
+        table.add_row(escape(name), *(_num(values.get(k)) for k in keys),
+                      *("" if first else _num(change.get(k), sign=True) for k in delta_keys))
+    return table
+
+
+def _num(value: Any, *, sign: bool = False) -> str:
+    if not isinstance(value, int | float):
+        return "n/a"
+    return f"{value:+.2f}" if sign else f"{value:.2f}"
+
+
 @judge_app.command("compare")
 def compare_command(
     runs: Annotated[list[Path], typer.Argument(help="Run folders that judged the same responses (2 or more).",
@@ -76,23 +101,14 @@ def compare_command(
         "--out", help="Write the whole comparison, every disagreement included, as JSON here.")] = None,
     show: Annotated[int, typer.Option(help="Disagreeing samples to print per pair.")] = 10,
 ) -> None:
-    """Agreement of judges or rubrics on the same responses: Cohen's kappa, raw agreement, confusion."""
+    """Judges of the same responses: Cohen's kappa, agreement, confusion, metric changes from the first."""
     from mis._util.io import write_json_atomic
     from mis.eval.agreement import compare
 
     result = compare(runs)
     for pair in result["pairs"]:
         _pair_tables(pair, result["labels"][-1], show)
-    metrics = Table(title="metrics per judge", title_justify="left")
-    metrics.add_column("judge", overflow="fold")
-    keys = [k for k in ("asr", "hr", "rsr", "rr", "unknown")
-            if any(k in m for m in result["metrics"].values())] or sorted(
-        {k for m in result["metrics"].values() for k in m})
-    for key in keys:
-        metrics.add_column(key, justify="right")
-    for name, values in result["metrics"].items():
-        metrics.add_row(escape(name), *(f"{values.get(k, 0.0):.2f}" for k in keys))
-    console.print(metrics)
+    console.print(_metrics_table(result))
     if out is not None:
         write_json_atomic(out, result)
         console.print(f"comparison: {out}", highlight=False)

@@ -35,6 +35,7 @@ COMMON: tuple[tuple[str, Any, Any], ...] = (
     ("guard_base_url", None, str | None),
     ("guard_mode", None, str | None),
     ("rubric", "paper", str),
+    ("judge_protocol", "mis", str),
     ("limit", None, int | None),
     ("max_tokens", None, int | None),
     ("image_mode", "original", str),
@@ -60,6 +61,7 @@ def build_task(spec: Benchmark, data: str | None, preset: Mapping[str, Any], **k
         guard=guard if common["guard"] else None,
         guard_mode=common["guard_mode"],
         rubric=common["rubric"],
+        protocol=common["judge_protocol"],
     )
     name = spec.task_for(options)
     return Task(

@@ -6,6 +6,11 @@ refused). Per label (``safety``, ``perception``, ``outcome``; or ``label`` for o
 the raw agreement, Cohen's kappa and the confusion matrix; ``unknown`` (a judgement that failed) is its own
 category, so a judge that fails often cannot look agreeable. Pure functions: the CLI prints them, the report
 shows them.
+
+An open guard judge (Llama Guard 4, ProGuard, GuardReasoner-VL) labels harmfulness only, so a comparison that
+includes one compares ``safety`` alone (the guard's ``unsafe``/``safe`` against the MIS judge's
+``Unsafe``/``Safe``). ``deltas`` gives each run's metrics minus the first run's (the reference, e.g. the
+paper's judge), for the metrics both report: what choosing that judge changes in the numbers.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ from typing import Any
 
 from mis._util.io import read_jsonl
 from mis.errors import DataError
+from mis.judges._open import GUARD_PROTOCOLS
 
 #: The labels compared for MIS runs, in order; other benchmarks compare their ``label``.
 MIS_LABELS = ("safety", "perception", "outcome")
+#: What a comparison with an open guard judge compares (a guard gives no perception level).
+GUARD_LABELS = ("safety",)
 UNKNOWN = "unknown"
 
 
@@ -80,7 +88,8 @@ def compare(runs: Sequence[Path]) -> dict[str, Any]:
         raise DataError("judge compare needs at least two run folders")
     loaded = [(Path(r), *load_rows(Path(r))) for r in runs]
     mis = all(res.get("benchmark", "mis") == "mis" for _, res, _ in loaded)
-    labels = MIS_LABELS if mis else ("label",)
+    guarded = any(res.get("judge_protocol") in GUARD_PROTOCOLS for _, res, _ in loaded)
+    labels = (GUARD_LABELS if guarded else MIS_LABELS) if mis else ("label",)
     names = [f"{run_name(res, path)} [{path}]" for path, res, _ in loaded]
     pairs = []
     for (i, (pa, _, rows_a)), (j, (pb, _, rows_b)) in itertools.combinations(enumerate(loaded), 2):
@@ -110,5 +119,24 @@ def compare(runs: Sequence[Path]) -> dict[str, Any]:
         ]
         pairs.append({"a": names[i], "b": names[j], "n": len(common), "labels": per_label,
                       "disagreements": disagreements})
-    return {"runs": names, "labels": list(labels), "pairs": pairs,
-            "metrics": {names[k]: res.get("metrics", {}) for k, (_, res, _) in enumerate(loaded)}}
+    metrics = {names[k]: res.get("metrics", {}) for k, (_, res, _) in enumerate(loaded)}
+    return {"runs": names, "labels": list(labels), "pairs": pairs, "metrics": metrics,
+            "reference": names[0], "deltas": deltas(metrics, names[0]),
+            "unavailable": {names[k]: res["unavailable"] for k, (_, res, _) in enumerate(loaded)
+                            if res.get("unavailable")}}
+
+
+def deltas(metrics: Mapping[str, Mapping[str, Any]], reference: str) -> dict[str, dict[str, float]]:
+    """Each run's metrics minus ``reference``'s, for the numeric metrics both report (2 decimals)."""
+    base = metrics[reference]
+    out = {}
+    for name, values in metrics.items():
+        if name == reference:
+            continue
+        out[name] = {k: round(float(v) - float(base[k]), 2) for k, v in values.items()
+                     if _number(v) and _number(base.get(k))}
+    return out
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

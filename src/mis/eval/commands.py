@@ -74,6 +74,7 @@ def judge_context(
         guard_mode=suite.guard_mode if suite else None,
         rubric=config.judge_rubric,
         parse_retries=config.judge_parse_retries,
+        protocol=config.judge_protocol,
     )
 
 

@@ -69,6 +69,9 @@ class JudgeOptions(InputOptions):
     """Tries per judge request (transport failures, backoff between them) before the sample is unknown."""
     judge_rubric: str = "paper"
     """MIS rubric: paper (the authors' judge request, exactly), mis-v1, or a template file (sha256 kept)."""
+    judge_protocol: str = "mis"
+    """MIS judge protocol: mis (the --judge-rubric request) or an open guard judge: llama-guard-4,
+    llama-guard-4-prompt, proguard, guardreasoner-vl (ASR only; docs/evaluate.md, "Open judges")."""
     judge_parse_retries: int = 2
     """Extra MIS judge attempts when a reply holds no valid verdict (then: unknown)."""
     judge_cache: bool = True
@@ -94,6 +97,7 @@ class JudgeOptions(InputOptions):
         if self.judge is not None:
             preflight.check_model(self.judge, self.judge_base_url, what="judge")
         preflight.check_rubric(self.judge_rubric)
+        preflight.check_judge_protocol(self.judge_protocol, self.judge)
 
 
 @dataclass(kw_only=True)

@@ -49,6 +49,17 @@ def check_rubric(rubric: str) -> None:
     rubric_of(rubric)
 
 
+def check_judge_protocol(protocol: str, judge: str | None) -> None:
+    """The MIS judge protocol is ``mis`` or an open guard, and a guard needs a model (not an exact judge)."""
+    from mis.judges._open import OPEN_GUARDS
+
+    if protocol != "mis" and protocol not in OPEN_GUARDS:
+        raise UsageError(f"--judge-protocol {protocol!r}: choose mis or one of {', '.join(OPEN_GUARDS)}")
+    if protocol != "mis" and judge is not None and judge.startswith("exact/"):
+        raise UsageError(f"--judge-protocol {protocol} needs a guard model as --judge (e.g. "
+                         "openai-api/vllm/meta-llama/Llama-Guard-4-12B), not an exact judge")
+
+
 def check_out(out: Path) -> None:
     """The output folder can be created and written (a file in its place, or no permission, is refused)."""
     out = Path(out)

@@ -43,6 +43,8 @@ class JudgeContext:
     """MIS rubric protocol (name or file)."""
     parse_retries: int = 2
     """Extra MIS judge attempts when a reply holds no valid verdict."""
+    protocol: str = "mis"
+    """MIS judge protocol: ``mis`` (the rubric) or an open guard (:data:`mis.judges._open.OPEN_GUARDS`)."""
 
     def guard_settings(self) -> tuple[JudgeSettings, str]:
         """The guard to use and its mode (falls back to the judge in prompt mode)."""

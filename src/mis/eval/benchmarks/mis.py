@@ -17,9 +17,11 @@ from mis.data._schema import Sample
 from mis.data._taxonomy import category_problem
 from mis.errors import DataError
 from mis.eval.benchmarks._common import ImageRelease, normalize_source, register_release
+from mis.eval.guard_metrics import summarize_guard
 from mis.eval.metrics import summarize as summarize_mis
 from mis.eval.spec import Benchmark, JudgeContext, register
 from mis.judges import Judge, exact_judge, is_exact, mis_judge
+from mis.judges._open import GUARD_PROTOCOLS
 
 #: Default source: the authors' test release on the hub (use a folder path offline).
 DEFAULT_DATA = "Tuwhy/MIS_Test"
@@ -100,16 +102,29 @@ def judges(ctx: JudgeContext, options: MISOptions) -> list[Judge]:
     """The MIS judge: an exact judge (``exact/<name>``) or a VLM with the chosen rubric."""
     if is_exact(ctx.judge.model):
         return [exact_judge(str(ctx.judge.model))]
+    if ctx.protocol != "mis":  # an open guard judge: harmfulness only (ASR; the other rates unavailable)
+        from mis.judges.open_guard import open_guard
+
+        return [open_guard(ctx.protocol, ctx.judge)]
     return [mis_judge(ctx.judge, rubric=ctx.rubric, parse_retries=ctx.parse_retries)]
 
 
+def _guarded(rows: list[dict[str, Any]]) -> bool:
+    """Whether an open guard judged these rows (its summary has no perception-based rates)."""
+    return bool(rows) and all(r.get("judge_protocol") in GUARD_PROTOCOLS for r in rows)
+
+
+def _rates(rows: list[dict[str, Any]], bootstrap: int) -> dict[str, Any]:
+    return summarize_guard(rows) if _guarded(rows) else summarize_mis(rows, bootstrap=bootstrap)
+
+
 def _split_summary(rows: list[dict[str, Any]], split: str, bootstrap: int) -> dict[str, Any]:
-    out = summarize_mis(rows, bootstrap=bootstrap)
+    out = _rates(rows, bootstrap)
     metrics = out["metrics"]
     if split in CONTROL_SPLITS:
         # a benign request: refusing it is over-refusal (rr), the rate a control reports
         out["kind"] = "over_refusal"
-        out["headline"] = {"metric": "rr", "value": metrics["rr"], "higher_is_better": False}
+        out["headline"] = {"metric": "rr", "value": metrics.get("rr"), "higher_is_better": False}
     else:
         out["kind"] = "attack"
         out["headline"] = {"metric": "asr", "value": metrics["asr"], "higher_is_better": False}
@@ -124,7 +139,7 @@ def summarize(rows: list[dict[str, Any]], options: MISOptions, bootstrap: int) -
     """
     splits = list(dict.fromkeys(str(r["split"]) for r in rows))
     harmful = [r for r in rows if r["split"] not in CONTROL_SPLITS] or rows
-    out = summarize_mis(harmful, bootstrap=bootstrap)
+    out = _rates(harmful, bootstrap)
     out["splits"] = {
         sp: _split_summary([r for r in rows if r["split"] == sp], sp, bootstrap) for sp in splits
     }
