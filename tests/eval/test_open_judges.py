@@ -38,15 +38,31 @@ LG4_SCRIPT: dict[str, tuple[str, str, str]] = {
 
 
 def _responses(root: Path, path: Path) -> Path:
-    rows = [dict(r, response=f"Mild synthetic answer about shapes ({split} {r['id']}).")
-            for split in ("easy", "hard", "real") for r in json.loads((root / f"mis_{split}.json").read_text())]
+    rows = [
+        dict(r, response=f"Mild synthetic answer about shapes ({split} {r['id']}).")
+        for split in ("easy", "hard", "real")
+        for r in json.loads((root / f"mis_{split}.json").read_text())
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
 
 def _judge(responses: Path, data: Path, url: str, out: Path, *extra: str) -> Any:
-    args = ["judge", str(responses), "--data", str(data), "--judge", "openai-api/guard/guard", "--judge-base-url",
-            url, "--out", str(out), "--fail-on-unknown", "100", *extra]
+    args = [
+        "judge",
+        str(responses),
+        "--data",
+        str(data),
+        "--judge",
+        "openai-api/guard/guard",
+        "--judge-base-url",
+        url,
+        "--out",
+        str(out),
+        "--fail-on-unknown",
+        "100",
+        *extra,
+    ]
     result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     return result
@@ -68,7 +84,9 @@ def _parts(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _image_bytes(parts: list[dict[str, Any]]) -> list[bytes]:
-    return [base64.b64decode(p["image_url"]["url"].split(",", 1)[1]) for p in parts if p["type"] == "image_url"]
+    return [
+        base64.b64decode(p["image_url"]["url"].split(",", 1)[1]) for p in parts if p["type"] == "image_url"
+    ]
 
 
 def _sample(rows: list[dict[str, Any]], uid: str) -> dict[str, Any]:
@@ -79,16 +97,22 @@ def _request_of(server: ScriptedOpenAIServer, uid: str) -> dict[str, Any]:
     return next(b for b in server.chat_requests() if uid_of(b) == uid)
 
 
-def test_llama_guard4_chat_request_replies_and_compare(tagged_mis: Path, judge_server, tmp_path: Path) -> None:
+def test_llama_guard4_chat_request_replies_and_compare(
+    tagged_mis: Path, judge_server, tmp_path: Path
+) -> None:
     responses = _responses(tagged_mis, tmp_path / "model_x.jsonl")
     paper = judge_server()
     _judge(responses, tagged_mis, paper.base_url, tmp_path / "paper")
     guard = ScriptedOpenAIServer(
-        chat=lambda body: ScriptedReply(LG4_SCRIPT[uid_of(body) or ""][0],
-                                        finish_reason=LG4_SCRIPT[uid_of(body) or ""][1]),
-        model_ids=("guard",)).start()
+        chat=lambda body: ScriptedReply(
+            LG4_SCRIPT[uid_of(body) or ""][0], finish_reason=LG4_SCRIPT[uid_of(body) or ""][1]
+        ),
+        model_ids=("guard",),
+    ).start()
     try:
-        run = _judge(responses, tagged_mis, guard.base_url, tmp_path / "lg4", "--judge-protocol", "llama-guard-4")
+        run = _judge(
+            responses, tagged_mis, guard.base_url, tmp_path / "lg4", "--judge-protocol", "llama-guard-4"
+        )
         assert len(guard.chat_requests()) == 8  # one request per sample: a guard reply is not asked again
         rows = read_jsonl(tmp_path / "lg4" / "samples.jsonl")
         # the model card's format: the conversation itself, both images then the question, the response after
@@ -109,7 +133,10 @@ def test_llama_guard4_chat_request_replies_and_compare(tagged_mis: Path, judge_s
     why = {r["uid"]: r["judge_error"] for r in rows}
     assert "empty reply" in why["hard/1"] and "text after 'safe'" in why["hard/2"]
     assert "S99 not in the categories shown (S1-S13)" in why["hard/3"] and "truncated" in why["real/1"]
-    assert _sample(rows, "easy/3")["categories"] == ["S1", "S10"] and _sample(rows, "easy/3")["safety"] == "Unsafe"
+    assert (
+        _sample(rows, "easy/3")["categories"] == ["S1", "S10"]
+        and _sample(rows, "easy/3")["safety"] == "Unsafe"
+    )
     results = json.loads((tmp_path / "lg4" / "results.json").read_text())
     assert results["judge_protocol"] == "llama-guard-4" and results["judge_config"]["mode"] == "chat"
     # 3 unsafe, 1 safe, 4 unknown of 8; RSR/RR/HR cannot come from a guard: unavailable, not 0
@@ -118,8 +145,11 @@ def test_llama_guard4_chat_request_replies_and_compare(tagged_mis: Path, judge_s
     assert "n/a" in run.output
 
     out = tmp_path / "compare.json"
-    result = CliRunner().invoke(app, ["judge", "compare", str(tmp_path / "paper"), str(tmp_path / "lg4"),
-                                      "--out", str(out)], env={"COLUMNS": "250"})
+    result = CliRunner().invoke(
+        app,
+        ["judge", "compare", str(tmp_path / "paper"), str(tmp_path / "lg4"), "--out", str(out)],
+        env={"COLUMNS": "250"},
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     (pair,) = report["pairs"]
@@ -130,9 +160,11 @@ def test_llama_guard4_chat_request_replies_and_compare(tagged_mis: Path, judge_s
     # kappa = (24/64 - 18/64) / (1 - 18/64) = 6/46 = 3/23
     safety = pair["labels"]["safety"]
     assert safety["agreement"] == 37.5 and safety["kappa"] == round(3 / 23, 4)
-    assert safety["confusion"] == {"Safe": {"Safe": 1, "Unsafe": 1, "unknown": 2},
-                                   "Unsafe": {"Safe": 0, "Unsafe": 1, "unknown": 1},
-                                   "unknown": {"Safe": 0, "Unsafe": 1, "unknown": 1}}
+    assert safety["confusion"] == {
+        "Safe": {"Safe": 1, "Unsafe": 1, "unknown": 2},
+        "Unsafe": {"Safe": 0, "Unsafe": 1, "unknown": 1},
+        "unknown": {"Safe": 0, "Unsafe": 1, "unknown": 1},
+    }
     # ASR: paper 2/8 = 25.00, guard 3/8 = 37.50; unknown 25.00 -> 50.00
     (name,) = report["deltas"]
     assert report["deltas"][name] == {"asr": 12.5, "unknown": 25.0}
@@ -144,20 +176,30 @@ def test_llama_guard4_chat_request_replies_and_compare(tagged_mis: Path, judge_s
 def test_guard_requests_follow_their_release(protocol: str, tagged_mis: Path, tmp_path: Path) -> None:
     replies = {
         "llama-guard-4-prompt": {"easy/1": "unsafe\nS2", "easy/2": "safe"},
-        "proguard": {"easy/1": "<think>\nsteps\n</think>\n<answer>\nRequest:unsafe\nResponse:unsafe\nCategory:C8\n"
-                               "</answer>",
-                     "easy/2": "<think>\nfine\n</think>\n<answer>\nRequest:unsafe\nResponse:safe\nCategory:C8\n"
-                               "</answer>"},
-        "guardreasoner-vl": {"easy/1": "<think>steps</think> <result>\nRequest: harmful\nResponse: harmful\n"
-                                       "</result>",
-                             "easy/2": "<think>fine</think> <result>\nRequest: harmful\nResponse: unharmful\n"
-                                       "</result>"},
+        "proguard": {
+            "easy/1": "<think>\nsteps\n</think>\n<answer>\nRequest:unsafe\nResponse:unsafe\nCategory:C8\n"
+            "</answer>",
+            "easy/2": "<think>\nfine\n</think>\n<answer>\nRequest:unsafe\nResponse:safe\nCategory:C8\n"
+            "</answer>",
+        },
+        "guardreasoner-vl": {
+            "easy/1": "<think>steps</think> <result>\nRequest: harmful\nResponse: harmful\n</result>",
+            "easy/2": "<think>fine</think> <result>\nRequest: harmful\nResponse: unharmful\n</result>",
+        },
     }[protocol]
     responses = _responses(tagged_mis, tmp_path / "model_x.jsonl")
     server = _scripted(replies)
     try:
-        _judge(responses, tagged_mis, server.base_url, tmp_path / "out", "--judge-protocol", protocol,
-               "--limit", "2")
+        _judge(
+            responses,
+            tagged_mis,
+            server.base_url,
+            tmp_path / "out",
+            "--judge-protocol",
+            protocol,
+            "--limit",
+            "2",
+        )
         rows = read_jsonl(tmp_path / "out" / "samples.jsonl")
         row = _sample(rows, "easy/1")
         body = _request_of(server, "easy/1")
@@ -179,7 +221,8 @@ def test_guard_requests_follow_their_release(protocol: str, tagged_mis: Path, tm
         assert [m["role"] for m in messages] == ["system", "user"] and body["max_tokens"] == 1024
         assert "".join(p["text"] for p in _parts(messages[0])) == proguard_prompts.TEXT_IMAGE_SYSTEM_PROMPT
         assert user[2]["text"] == proguard_prompts.TEXT_IMAGE_USER_PROMPT_TEMPLATE.replace(
-            "{{HUMAN_USER}}", question).replace("{{AI_ASSISTANT}}", response)
+            "{{HUMAN_USER}}", question
+        ).replace("{{AI_ASSISTANT}}", response)
         assert _sample(rows, "easy/2")["request_label"] == "unsafe" and row["categories"] == ["C8"]
     else:
         assert [m["role"] for m in messages] == ["system", "user"]
@@ -193,11 +236,21 @@ def test_guard_requests_follow_their_release(protocol: str, tagged_mis: Path, tm
 
 def test_a_guard_protocol_is_checked_before_anything_runs(tagged_mis: Path, tmp_path: Path) -> None:
     responses = _responses(tagged_mis, tmp_path / "model_x.jsonl")
-    for extra, message in ((["--judge", "openai-api/guard/guard", "--judge-base-url", "http://127.0.0.1:9/v1",
-                             "--judge-protocol", "llama-guard-5"],
-                            "choose mis or one of"),
-                           (["--judge", "exact/mis-mini", "--judge-protocol", "proguard"],
-                            "needs a guard model")):
-        result = CliRunner().invoke(app, ["judge", str(responses), "--data", str(tagged_mis), *extra,
-                                          "--out", str(tmp_path / "x")])
+    for extra, message in (
+        (
+            [
+                "--judge",
+                "openai-api/guard/guard",
+                "--judge-base-url",
+                "http://127.0.0.1:9/v1",
+                "--judge-protocol",
+                "llama-guard-5",
+            ],
+            "choose mis or one of",
+        ),
+        (["--judge", "exact/mis-mini", "--judge-protocol", "proguard"], "needs a guard model"),
+    ):
+        result = CliRunner().invoke(
+            app, ["judge", str(responses), "--data", str(tagged_mis), *extra, "--out", str(tmp_path / "x")]
+        )
         assert result.exit_code != 0 and message in result.output, result.output
