@@ -125,6 +125,7 @@ def test_every_eval_option_reaches_the_mis_part_of_a_suite(tiny_model_path, tmp_
             "judge_rubric": str(rubric),
             "judge_parse_retries": 1,
             "judge_cache": False,
+            "judge_protocol": "mis",
             "fail_on_unknown": 100.0,
             "bootstrap": 10,
             "suite": "general",

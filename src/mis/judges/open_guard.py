@@ -1,71 +1,13 @@
 """The open guard judges as ``--judge-protocol`` choices: one request, one reply, read into a guard verdict.
 
-Each protocol module (:mod:`~mis.judges.llama_guard4`, :mod:`~mis.judges.proguard`,
-:mod:`~mis.judges.guardreasoner_vl`) says how its request is built from a sample and how its reply reads;
-this module sends it under the shared failure policy (:func:`mis.judges._base.ask`: retries, then
-``unknown`` with a ``transport:`` reason) and turns the reading into the Score every judge returns. The stop
-reason is part of the reading: a reply cut off at the decoding budget is ``unknown`` (reason given), never a
-verdict read from half a reply.
+Each protocol lives in its own module; :mod:`mis.judges._guard_judge` sends the request and reads the reply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
-from inspect_ai.model import ChatMessage
-from inspect_ai.scorer import Score, Target
-from inspect_ai.solver import TaskState
-
 from mis.errors import UsageError
-from mis.judges._base import Judge, JudgeSettings, ask, identity, judge_model, score
-from mis.judges._open import OPEN_GUARDS, GuardReading, check_reply
-
-Messages = Callable[[TaskState], Awaitable[list[ChatMessage]]]
-Reader = Callable[[str, TaskState], GuardReading]
-#: samples.jsonl fields every guard row carries (None where a guard does not say).
-ROW_KEYS: tuple[str, ...] = ("safety", "categories", "request_label")
-
-
-def guard_judge(
-    settings: JudgeSettings,
-    protocol: str,
-    prompt_sha256: str | None,
-    *,
-    messages: Messages,
-    read: Reader,
-    max_tokens: int,
-    top_p: float | None = None,
-    **config: Any,
-) -> Judge:
-    """A guard protocol: ``messages`` builds the request, ``read`` reads a complete reply of a sample."""
-    budget = settings.max_tokens or max_tokens
-    decoding: dict[str, Any] = {"temperature": settings.temperature, "max_tokens": budget}
-    if top_p is not None:
-        decoding["top_p"] = top_p
-    ident = identity(settings.model, protocol, prompt_sha256, **decoding, **config)
-    generate_config = settings.generate_config(max_tokens=budget, top_p=top_p)
-
-    async def run(state: TaskState, target: Target) -> Score:
-        model = judge_model(settings, generate_config)
-        reply = await ask(model, await messages(state), generate_config, settings.attempts)
-        if reply.text is None:
-            reading = GuardReading("unknown", reply.error)
-        else:
-            reading = check_reply(reply.text, reply.stop_reason, budget) or read(reply.text, state)
-        extra = {"categories": None, "request_label": None, **reading.extra}
-        return score(
-            float(reading.label == "unsafe"),
-            reading.label,
-            state.output.completion,
-            {**ident, "judge": settings.model or str(model)},
-            raw=reply.text,
-            error=reading.why,
-            safety=reading.safety,
-            **extra,
-        )
-
-    return Judge(identity=ident, scorer=run, metadata_keys=ROW_KEYS)
+from mis.judges._base import Judge, JudgeSettings
+from mis.judges._open import OPEN_GUARDS
 
 
 def open_guard(name: str, settings: JudgeSettings) -> Judge:

@@ -30,9 +30,9 @@ from inspect_ai.solver import TaskState
 
 from mis._util.templates import packaged_text, sha256_text
 from mis.judges._base import Judge, JudgeSettings
+from mis.judges._guard_judge import guard_judge
 from mis.judges._images import sample_images
 from mis.judges._open import GuardReading, last_block, one_value, unknown
-from mis.judges.open_guard import guard_judge
 
 TEMPLATES = "templates/judges"
 SYSTEM_FILE = "proguard_system.txt"
