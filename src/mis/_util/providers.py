@@ -68,6 +68,8 @@ KEY_VARS: dict[str, tuple[str, ...]] = {
     "perplexity": ("PERPLEXITY_API_KEY",),
     "azureai": ("AZUREAI_API_KEY", "AZURE_API_KEY", "AZUREAI_OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"),
 }
+#: Providers whose batch API inspect speaks (``GenerateConfig.batch``; the others ignore the setting).
+BATCH_PROVIDERS: tuple[str, ...] = ("openai", "anthropic", "google", "grok", "together")
 #: A placeholder inspect's OpenAI client accepts when a local server needs no key.
 PLACEHOLDER_KEY = "EMPTY"
 

@@ -57,6 +57,10 @@ def judge_context(
         request_timeout=config.judge_request_timeout,
         attempts=config.judge_attempts,
         cache=config.judge_cache,
+        batch=config.judge_batch,
+        batch_size=config.judge_batch_size,
+        batch_delay=config.judge_batch_delay,
+        batch_poll=config.judge_batch_poll,
     )
     guard = None
     if suite is not None and suite.guard:
@@ -271,7 +275,9 @@ def run_judge(config: JudgeConfig, progress: runner.Progress | None = None) -> O
     outcome = Outcome(out=Path(config.out), folders={"mis": Path(config.out)})
     # no model under test: inspect's sample concurrency would start at its default of 10 and grow only
     # adaptively, so --judge-max-connections could go unused; one sample in flight per judge connection
-    samples_at_once = {"max_samples": config.judge_max_connections} if config.judge_max_connections else {}
+    # (with --judge-batch, enough samples to fill batches: 10 batches' worth)
+    at_once = config.judge_max_connections or (10 * config.judge_batch_size if config.judge_batch else None)
+    samples_at_once = {"max_samples": at_once} if at_once else {}
     results = runner.run([unit], None, log_dir=Path(config.out) / "logs", bootstrap=config.bootstrap,
                          log_images=config.log_images, progress=progress, inspect_args=samples_at_once)
     result = results[0] | {"task": responses.task, "responses": str(Path(config.responses).resolve())}

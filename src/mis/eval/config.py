@@ -76,6 +76,16 @@ class JudgeOptions(InputOptions):
     """Extra MIS judge attempts when a reply holds no valid verdict (then: unknown)."""
     judge_cache: bool = True
     """Reuse stored judge replies for identical requests (judge, server, decoding, prompt, images)."""
+    judge_batch: bool = False
+    """Send the judge requests through the provider's batch API (openai, anthropic, google, grok, together:
+    about half the price, results within the provider's 24 h window); the verdicts are the same."""
+    judge_batch_size: int = 100
+    """--judge-batch: requests per batch (sent once it holds this many, or after --judge-batch-delay);
+    `mis judge` keeps 10x this many samples in flight unless --judge-max-connections says otherwise."""
+    judge_batch_delay: float = 15.0
+    """--judge-batch: seconds a partly filled batch waits for more requests before it is sent."""
+    judge_batch_poll: float = 15.0
+    """--judge-batch: seconds between two status checks of the batches in flight."""
     fail_on_unknown: float = 2.0
     """Percent of unknown verdicts above which the command exits with code 5 (after writing results)."""
     bootstrap: int = 0
@@ -92,10 +102,17 @@ class JudgeOptions(InputOptions):
             raise UsageError(f"--judge-attempts must be >= 1, got {self.judge_attempts}")
         if self.judge_request_timeout <= 0:
             raise UsageError(f"--judge-request-timeout must be > 0, got {self.judge_request_timeout}")
+        if self.judge_batch_size < 1:
+            raise UsageError(f"--judge-batch-size must be >= 1, got {self.judge_batch_size}")
+        for name in ("judge_batch_delay", "judge_batch_poll"):
+            if getattr(self, name) <= 0:
+                raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
         if not 0 <= self.fail_on_unknown <= 100:
             raise UsageError(f"--fail-on-unknown is a percentage (0-100), got {self.fail_on_unknown}")
         if self.judge is not None:
             preflight.check_model(self.judge, self.judge_base_url, what="judge")
+            if self.judge_batch:
+                preflight.check_batch(self.judge)
         preflight.check_rubric(self.judge_rubric)
         preflight.check_judge_protocol(self.judge_protocol, self.judge)
 

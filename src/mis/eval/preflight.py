@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mis._util.providers import missing_key, provider_of
+from mis._util.providers import BATCH_PROVIDERS, missing_key, provider_of
 from mis.errors import UsageError
 
 
@@ -28,6 +28,18 @@ def check_model(model: str, base_url: str | None, *, what: str = "model") -> Non
     why = missing_key(model, base_url)
     if why:
         raise UsageError(f"--{what} {why}")
+
+
+def check_batch(model: str) -> None:
+    """``--judge-batch`` needs a provider whose batch API inspect speaks (others would ignore it silently)."""
+    provider = provider_of(model, what="judge")
+    if provider == "exact":
+        raise UsageError(f"--judge-batch: {model} is an exact judge (it sends no requests to batch)")
+    if provider not in BATCH_PROVIDERS:
+        hint = (" (for an OpenAI-compatible server that speaks /v1/files and /v1/batches, use openai/NAME "
+                "with --judge-base-url)" if provider in ("openai-api", "vllm", "sglang") else "")
+        raise UsageError(f"--judge-batch: inspect has no batch API for provider {provider!r} of {model}; "
+                         f"it has one for {', '.join(BATCH_PROVIDERS)}{hint}")
 
 
 def _check_checkpoint(name: str, what: str) -> None:

@@ -6,6 +6,11 @@ undecodable bodies) are retried with exponential backoff up to ``attempts`` time
 answer the same way again is not retried. Only then does the sample become ``unknown`` (reason
 ``transport: ...``), so one flaky judge never aborts a run, and a rerun on the same folder retries exactly
 those samples (see :mod:`mis.eval.runner`).
+
+Batch judging (``JudgeSettings.batch``) changes how a request travels, not what it asks: inspect gathers the
+requests of the samples in flight into the provider's batch API (:mod:`mis.judges._batch`), each request
+still gets its own reply, parse and failure policy, and neither the verdict's identity nor the judge cache
+key depends on it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from inspect_ai.model import ChatMessage, GenerateConfig, Model, get_model
+from inspect_ai.model import BatchConfig, ChatMessage, GenerateConfig, Model, get_model
 from inspect_ai.scorer import Score, Scorer, Target
 from inspect_ai.solver import TaskState
 
@@ -54,10 +59,22 @@ class JudgeSettings:
     """Tries per request before a transport failure makes the sample ``unknown``."""
     cache: bool = True
     """Reuse a stored accepted reply for an identical request (:mod:`mis.judges._cache`)."""
+    batch: bool = False
+    """Send the requests through the provider's batch API (inspect's ``batch``; :mod:`mis.judges._batch`)."""
+    batch_size: int = 100
+    """Batch mode: a batch is sent once it holds this many requests (or after ``batch_delay``)."""
+    batch_delay: float = 15.0
+    """Batch mode: seconds a partly filled batch waits for more requests before it is sent."""
+    batch_poll: float = 15.0
+    """Batch mode: seconds between two status checks of the batches in flight."""
 
     def generate_config(self, max_tokens: int | None = None, **extra: Any) -> GenerateConfig:
-        """The decoding config of a judge request: one bounded attempt per call (:func:`ask` retries)."""
-        seconds = max(1, round(self.request_timeout))
+        """The decoding config of a judge request: one bounded attempt per call (:func:`ask` retries).
+
+        In batch mode a request waits for its batch (the provider's window is 24 h), so it has no timeout:
+        abandoning it would leave it billed in its batch and send it again in another.
+        """
+        seconds = None if self.batch else max(1, round(self.request_timeout))
         return GenerateConfig(
             temperature=self.temperature,
             max_tokens=max_tokens or self.max_tokens or DEFAULT_MAX_TOKENS,
@@ -65,7 +82,16 @@ class JudgeSettings:
             attempt_timeout=seconds,
             timeout=seconds,
             max_retries=0,
+            batch=self.batch_config(),
             **extra,
+        )
+
+    def batch_config(self) -> BatchConfig | None:
+        """Inspect's batch settings of these judge settings (None: one request at a time)."""
+        if not self.batch:
+            return None
+        return BatchConfig(
+            size=self.batch_size, max_size=self.batch_size, send_delay=self.batch_delay, tick=self.batch_poll
         )
 
 
@@ -107,14 +133,20 @@ def settings_config(settings: JudgeSettings, **overrides: Any) -> dict[str, Any]
 def judge_model(settings: JudgeSettings, config: GenerateConfig) -> Model:
     """The judge model: ``settings.model`` (placeholder key for a keyless local server) or the grader role."""
     if settings.model is None:
-        return get_model(role="grader", required=True, config=config)
-    return get_model(
-        settings.model,
-        config=config,
-        base_url=settings.base_url,
-        memoize=True,
-        **key_args(settings.model, settings.base_url),
-    )
+        model = get_model(role="grader", required=True, config=config)
+    else:
+        model = get_model(
+            settings.model,
+            config=config,
+            base_url=settings.base_url,
+            memoize=True,
+            **key_args(settings.model, settings.base_url),
+        )
+    if config.batch:
+        from mis.judges._batch import prepare
+
+        prepare(model, config)
+    return model
 
 
 @dataclass(frozen=True)
