@@ -73,7 +73,7 @@ def test_mir_items_of_2_to_4_images_reach_every_family_in_order(arch: str, tiny_
 
 @pytest.mark.parametrize("arch", ["idefics3", "internvl"])
 def test_only_a_family_layout_benchmark_gets_the_labels(arch: str, tiny_model_path, tmp_path: Path) -> None:
-    """MIS (family_layout) keeps the authors' `Image-k:` labels in hfvlm; MIR-SafetyBench's turn asks not to."""
+    """MIS (family_layout) keeps the authors' `Image-k:` labels in hfvlm; MIR-SafetyBench's turn opts out."""
     api = HFVLMAPI(str(tiny_model_path(arch)))
     three = next(s for s in load_mir_safetybench(P.mir_safetybench(tmp_path / "mir")) if len(s.images) == 3)
     labelled = asyncio.run(api.prompt_text(to_inspect(three).input))  # a turn without the stock request
