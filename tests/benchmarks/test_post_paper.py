@@ -51,8 +51,11 @@ def test_loader_reads_the_published_layout_from_relative_and_absolute_paths(
     assert all(p.is_absolute() and p.is_file() for s in relative for p in s.image_paths())
 
 
-def test_holisafe_reads_the_hub_parquet_too(tmp_path: Path) -> None:
-    samples = load_holisafe(P.holisafe(tmp_path / "hub", form="parquet"))
+def test_holisafe_reads_the_hub_parquet_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    P.holisafe(tmp_path / "hub", form="parquet")
+    monkeypatch.chdir(tmp_path)
+    samples = load_holisafe("hub")  # relative, as the download step leaves it
+    assert [s.uid for s in samples] == [s.uid for s in load_holisafe(str(tmp_path / "hub"))]
     assert [(s.id, s.metadata["type"], s.sub_category) for s in samples] == [
         ("1", "SSS", "religion"), ("2", "UUU", "terrorism"), ("3", "SUU", "medical_advice")]
     assert all(p.is_file() for s in samples for p in s.image_paths())

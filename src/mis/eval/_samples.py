@@ -25,7 +25,7 @@ from mis.errors import DataError, UsageError
 from mis.eval.benchmarks._common import check_images, local_path
 from mis.eval.benchmarks.transforms import IMAGE_MODES, apply_image_mode
 from mis.eval.spec import Benchmark
-from mis.models._layout import TurnLayout
+from mis.models._layout import STOCK_TURN, TURN_LAYOUT_KEY, TurnLayout
 
 #: Interleaving placeholder in benchmark text (MuirBench questions and options).
 IMAGE_PLACEHOLDER = "<image>"
@@ -223,10 +223,12 @@ def _laid_out(images: list[str], text: str, served: ServedLayout) -> list[Conten
 
 
 def to_inspect(s: Sample, text: str | None = None, target: str = "",
-               served: ServedLayout | None = None) -> InspectSample:
+               served: ServedLayout | None = None, *, stock_turn: bool = False) -> InspectSample:
     """One sample as an inspect sample (images then text, or interleaved at ``<image>`` placeholders).
 
     ``served``: a served model's family layout (MIS only), e.g. InternVL's ``Image-1: <image>`` labels.
+    ``stock_turn``: the benchmark does not use family layouts, so the user message asks an in-process model
+    (hfvlm) not to add its family's labels either (`TURN_LAYOUT_KEY` in the message's metadata).
     """
     text = s.question if text is None else text
     meta = sample_metadata(s, text)
@@ -245,11 +247,13 @@ def to_inspect(s: Sample, text: str | None = None, target: str = "",
         # a stray literal "<image>" would be read as an image token by processors: it becomes plain text
         content = [ContentImage(image=p) for p in images]
         content.append(ContentText(text=text.replace(IMAGE_PLACEHOLDER, "[image]")))
-    return InspectSample(input=[ChatMessageUser(content=content)], target=target, id=s.uid, metadata=meta)
+    message = ChatMessageUser(content=content, metadata={TURN_LAYOUT_KEY: STOCK_TURN} if stock_turn else None)
+    return InspectSample(input=[message], target=target, id=s.uid, metadata=meta)
 
 
 def convert(spec: Benchmark, samples: Sequence[Sample], options: Any,
             served: ServedLayout | None = None) -> list[InspectSample]:
     """Every sample through the spec's text and target functions (and a served model's family layout)."""
     return [to_inspect(s, spec.text(s, options) if spec.text else None, spec.target(s) if spec.target else "",
-                       served if spec.family_layout else None) for s in samples]
+                       served if spec.family_layout else None, stock_turn=not spec.family_layout)
+            for s in samples]

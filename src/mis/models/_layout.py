@@ -20,10 +20,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["AUTHORS_LABELLED", "STOCK", "TurnLayout", "template_image_suffix"]
+__all__ = ["AUTHORS_LABELLED", "STOCK", "STOCK_TURN", "TURN_LAYOUT_KEY", "TurnLayout",
+           "template_image_suffix"]
 
 #: The explicit image placeholder of InternVL / Idefics3 prompts and of ShareGPT training records.
 PLACEHOLDER = "<image>"
+
+#: Message metadata key (and its value) by which a benchmark's sample asks an in-process model (`hfvlm`)
+#: for the stock turn, images then the text, whatever the model's family: the authors labelled images for
+#: MIS only, and a served model gets the family layout only where the benchmark asks for it
+#: (`Benchmark.family_layout`), so an in-process model must not add labels elsewhere either.
+TURN_LAYOUT_KEY = "mis_turn_layout"
+STOCK_TURN = "stock"
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,20 @@ from typing import Any
 
 from inspect_ai.model import ChatMessage, ContentImage, ContentText
 
-from mis.models._layout import TurnLayout
+from mis.models._layout import STOCK_TURN, TURN_LAYOUT_KEY, TurnLayout
 
 __all__ = ["lay_out", "load_image", "neutralise", "reserved_markers", "to_hf_message"]
 
 
 async def to_hf_message(message: ChatMessage) -> dict[str, Any]:
-    """An inspect message as a transformers chat message with structured content blocks (order kept)."""
+    """An inspect message as a transformers chat message with structured content blocks (order kept).
+
+    A message whose metadata asks for the stock turn (`TURN_LAYOUT_KEY`) keeps that request under the same
+    key, for `lay_out`; the processor's chat template ignores keys it does not know.
+    """
     if isinstance(message.content, str):
         return {"role": message.role, "content": [{"type": "text", "text": message.content}]}
+    stock = (message.metadata or {}).get(TURN_LAYOUT_KEY) == STOCK_TURN
     blocks: list[dict[str, Any]] = []
     for part in message.content:
         if isinstance(part, ContentText):
@@ -29,16 +34,17 @@ async def to_hf_message(message: ChatMessage) -> dict[str, Any]:
             blocks.append({"type": "image", "image": load_image(part.image)})
         else:
             raise ValueError(f"hfvlm: unsupported content type {part.type!r} (text and images only)")
-    return {"role": message.role, "content": blocks}
+    return {"role": message.role, "content": blocks, **({TURN_LAYOUT_KEY: STOCK_TURN} if stock else {})}
 
 def lay_out(message: dict[str, Any], layout: TurnLayout, image_suffix: str) -> dict[str, Any]:
     """A user turn of images then one question, relaid out with ``layout`` (labels around images).
 
     A turn that already has text before or between its images (a caller applied a layout itself, or a
-    benchmark interleaves on purpose) is left as it is, so labels are never added twice.
+    benchmark interleaves on purpose) is left as it is, so labels are never added twice; so is a turn whose
+    benchmark asked for the stock turn (`TURN_LAYOUT_KEY`, every benchmark but MIS).
     """
     blocks = message["content"]
-    if message["role"] != "user" or not layout.labelled:
+    if message.pop(TURN_LAYOUT_KEY, None) == STOCK_TURN or message["role"] != "user" or not layout.labelled:
         return message
     kinds = [b["type"] for b in blocks]
     n_images = kinds.count("image")
