@@ -114,6 +114,7 @@ def test_every_eval_option_reaches_the_mis_part_of_a_suite(tiny_model_path, tmp_
             "max_connections": 3,
             "temperature": 0.0,
             "request_timeout": 300.0,
+            "image_transport": "base64",  # file: a served model's option (tests/eval/test_image_pipeline.py)
             "retries": 2,
             "limit": 2,
             "judge": "openai-api/judge/every-option-judge",

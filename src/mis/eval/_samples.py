@@ -19,9 +19,11 @@ from inspect_ai.dataset import Sample as InspectSample
 from inspect_ai.model import ChatMessageUser, Content, ContentImage, ContentText
 
 from mis._util.io import cache_root
+from mis.data._gate import ImageCheck
 from mis.data._gate import shared_cache_path as shared_gate_cache
 from mis.data._schema import Sample
 from mis.errors import DataError, UsageError
+from mis.eval._deep_checks import DeepChecks, SampleImages
 from mis.eval.benchmarks._common import check_images, local_path
 from mis.eval.benchmarks.transforms import IMAGE_MODES, apply_image_mode
 from mis.eval.spec import Benchmark
@@ -52,9 +54,35 @@ def select(
 ) -> tuple[list[Sample], str, list[dict[str, Any]]]:
     """The samples a run evaluates, the fingerprint of the whole (un-limited) selection, and invalid rows.
 
-    The fingerprint covers every sample's uid, text, labels, image paths and sizes (cheap, no decoding), so a
-    rerun with a larger ``limit`` on the same folder resumes instead of being refused.
+    The fingerprint covers every sample's uid, text, labels and image paths (cheap, nothing read), so a rerun
+    with a larger ``limit`` on the same folder, or after an image was repaired, resumes instead of being
+    refused. Every image passed the whole gate, decode included, when this returns (:func:`select_deferred`
+    leaves the decode to the run).
     """
+    chosen, fingerprint, invalid, _ = _select(spec, data, options, limit, image_mode, missing, policy, False)
+    return chosen, fingerprint, invalid
+
+
+def select_deferred(
+    spec: Benchmark,
+    data: str,
+    options: Any,
+    *,
+    limit: int | None = None,
+    image_mode: str = "original",
+    missing: str = "error",
+    policy: ImagePolicy | None = None,
+) -> tuple[list[Sample], str, list[dict[str, Any]], DeepChecks | None]:
+    """:func:`select` with the gate's cheap checks only; the returned :class:`DeepChecks` decodes the rest.
+
+    The run starts the deep checks in its own order and each sample awaits its own before any request.
+    """
+    return _select(spec, data, options, limit, image_mode, missing, policy, True)
+
+
+def _select(spec: Benchmark, data: str, options: Any, limit: int | None, image_mode: str, missing: str,
+            policy: ImagePolicy | None,
+            defer: bool) -> tuple[list[Sample], str, list[dict[str, Any]], DeepChecks | None]:
     if image_mode not in IMAGE_MODES:
         raise UsageError(f"image_mode={image_mode!r}: expected one of {', '.join(IMAGE_MODES)}")
     samples = spec.load(data, options)
@@ -71,9 +99,10 @@ def select(
     fingerprint = fingerprint_of(samples)
     chosen = samples[:limit] if limit is not None else samples
     invalid: list[dict[str, Any]] = []
+    deep = None
     if policy is not None and spec.image_check:
-        chosen, invalid = gate_samples(spec, data, chosen, policy)
-    return chosen, fingerprint, invalid
+        chosen, invalid, deep = _gate(spec, data, chosen, policy, defer)
+    return chosen, fingerprint, invalid, deep
 
 
 @dataclass(frozen=True)
@@ -104,7 +133,7 @@ def _dataset_root(data: str, sample: Sample) -> Path:
 
 def gate_samples(spec: Benchmark, data: str, samples: Sequence[Sample],
                  policy: ImagePolicy) -> tuple[list[Sample], list[dict[str, Any]]]:
-    """Every image through the gate (:class:`mis.data.ImageGate`), before any request.
+    """Every image through the whole gate (:class:`mis.data.ImageGate`), decode included, before any request.
 
     An image must lie inside the dataset (or mis's own cache of files it drew) and be a whole image of an
     allowed format within the pixel budget.
@@ -112,6 +141,13 @@ def gate_samples(spec: Benchmark, data: str, samples: Sequence[Sample],
     Returns the samples that may run and one ``invalid`` row per sample left out (``skip``); with ``stop`` a
     failing image raises :class:`DataError` naming the sample, the field and the path.
     """
+    kept, invalid, _ = _gate(spec, data, samples, policy, defer=False)
+    return kept, invalid
+
+
+def _gate(spec: Benchmark, data: str, samples: Sequence[Sample], policy: ImagePolicy,
+          defer: bool) -> tuple[list[Sample], list[dict[str, Any]], DeepChecks | None]:
+    """The gate's checks; ``defer``: only the cheap ones now, the decode left to the returned DeepChecks."""
     from concurrent.futures import ThreadPoolExecutor
 
     from mis.data import ImageGate
@@ -130,43 +166,69 @@ def gate_samples(spec: Benchmark, data: str, samples: Sequence[Sample],
             inside = lexical.startswith(str(root) + os.sep)
             shown = os.path.relpath(lexical, root) if inside else str(path)
             jobs.append((gates[root], shown if not os.path.isabs(shown) else lexical))
-    # zlib, crc32 and sha256 release the GIL on large buffers, so a few threads use every core; each
-    # check streams its file in 64 KiB pieces, so memory stays a few pieces per thread
-    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
-        checks = iter(list(pool.map(lambda job: job[0].check(job[1]), jobs)))
+    if defer:  # header reads only: a few hundred microseconds per image, no thread needed
+        quick = [gate.quick(path) for gate, path in jobs]
+        results = iter([(check, None if final else (gate, path))
+                        for (gate, path), (check, final) in zip(jobs, quick, strict=True)])
+    else:
+        # zlib, crc32 and sha256 release the GIL on large buffers, so a few threads use every core; each
+        # check streams its file in 64 KiB pieces, so memory stays a few pieces per thread
+        with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+            results = iter([(c, None) for c in pool.map(lambda job: job[0].check(job[1]), jobs)])
+    deep = DeepChecks(spec.name, policy.on_invalid, GATE_HINT, gates=list(gates.values())) if defer else None
     kept: list[Sample] = []
     invalid: list[dict[str, Any]] = []
     problems: list[str] = []
     for s in samples:
-        mine_checks = [next(checks) for _ in s.image_paths()]
-        failed = [f"sample {s.uid}: field 'images' (image {k} of {len(s.images)}): {check.message}"
-                  for k, check in enumerate(mine_checks, start=1) if not check.ok]
+        got = [next(results) for _ in s.image_paths()]
+        checks = [c for c, _ in got]
+        failed = _failures(s, checks)
         if not failed:
+            pending = [(k, *job) for k, (_, job) in enumerate(got) if job is not None]
+            if deep is not None and pending:
+                deep.samples[s.uid] = SampleImages(s.uid, checks, pending, lambda cs, s=s: _rejected(s, cs))
+                kept.append(s)
+                continue
             # the gate read every byte already: its sha256 is what samples.jsonl records (no second read)
-            hashes = [c.sha256 for c in mine_checks]
+            hashes = [c.sha256 for c in checks]
             kept.append(s.model_copy(update={"metadata": {**s.metadata, "image_sha256": hashes}})
                         if all(hashes) else s)
             continue
         problems += failed
-        invalid.append({"uid": s.uid, "id": s.id, "split": s.split, "category": s.category,
-                        "sub_category": s.sub_category, "question": s.question,
-                        "images": [str(p) for p in s.image_paths()], "label": "invalid", "outcome": "invalid",
-                        "judge_error": failed[0]})
-    for gate in gates.values():
-        gate.save()
+        invalid.append(_rejected(s, checks)[1])
+    if deep is None or not deep.samples:
+        for gate in gates.values():
+            gate.save()
     if problems and policy.on_invalid == "stop":
         head = "; ".join(problems[:3])
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise DataError(f"{spec.name}: {data}: {head}{more}. {GATE_HINT}")
-    return kept, invalid
+    return kept, invalid, deep if deep is not None and deep.samples else None
+
+
+def _failures(s: Sample, checks: Sequence[ImageCheck]) -> list[str]:
+    return [f"sample {s.uid}: field 'images' (image {k} of {len(s.images)}): {check.message}"
+            for k, check in enumerate(checks, start=1) if not check.ok]
+
+
+def _rejected(s: Sample, checks: Sequence[ImageCheck]) -> tuple[list[str], dict[str, Any]]:
+    """The messages and the samples.jsonl row of a sample whose image failed the gate."""
+    failed = _failures(s, checks)
+    return failed, {"uid": s.uid, "id": s.id, "split": s.split, "category": s.category,
+                    "sub_category": s.sub_category, "question": s.question,
+                    "images": [str(p) for p in s.image_paths()], "label": "invalid", "outcome": "invalid",
+                    "judge_error": failed[0]}
 
 
 def fingerprint_of(samples: Sequence[Sample]) -> str:
-    """sha256 over each sample's uid, text, labels, target, image paths and image sizes."""
+    """sha256 over each sample's uid, text, labels, target and image paths (nothing is read or stat'ed).
+
+    Image bytes are not part of it: a user who repairs an image the gate refused reruns the same command and
+    the run resumes; each finished row records the sha256 of the images it was sent (``image_sha256``).
+    """
     digest = hashlib.sha256()
     for s in samples:
-        sizes = [p.stat().st_size if p.is_file() else -1 for p in s.image_paths()]
-        item = [s.uid, s.question, s.category, s.sub_category, s.target, list(s.images), sizes]
+        item = [s.uid, s.question, s.category, s.sub_category, s.target, list(s.images)]
         digest.update(json.dumps(item, ensure_ascii=False).encode("utf-8"))
     return digest.hexdigest()
 

@@ -16,6 +16,9 @@ from mis.eval import preflight
 
 SPLIT_CHOICES: tuple[str, ...] = ("easy", "hard", "real", "all")
 _SECRET_WORDS = ("key", "token", "secret", "password")
+#: Providers whose server can read ``file://`` images (inspect's OpenAI-compatible providers; vLLM's
+#: --allowed-local-media-path).
+FILE_TRANSPORT_APIS: tuple[str, ...] = ("vllm", "openai-api")
 
 
 class _Saved:
@@ -135,6 +138,9 @@ class ModelOptions:
     """Temperature of the model under test (paper: 0, greedy)."""
     request_timeout: float = 600.0
     """Seconds one generation request may take before it is abandoned and retried."""
+    image_transport: str = "base64"
+    """How the model's requests carry images: base64 (inside each request), or file (file:// URLs, for a
+    vLLM server on the same filesystem started with --allowed-local-media-path covering the data)."""
     retries: int = 3
     """Retries of a failed generation request, then of its sample; what still fails waits for a rerun."""
     limit: int | None = None
@@ -152,6 +158,12 @@ class ModelOptions:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
         if self.temperature < 0:
             raise UsageError(f"--temperature must be >= 0, got {self.temperature}")
+        if self.image_transport not in ("base64", "file"):
+            raise UsageError(f"--image-transport must be base64 or file, got {self.image_transport!r}")
+        if self.image_transport == "file" and self.model.split("/", 1)[0] not in FILE_TRANSPORT_APIS:
+            apis = ", ".join(f"{a}/" for a in FILE_TRANSPORT_APIS)
+            raise UsageError(f"--image-transport file needs an OpenAI-compatible server on this machine's "
+                             f"filesystem ({apis}), not {self.model}")
         preflight.check_model(self.model, self.model_base_url)
 
 

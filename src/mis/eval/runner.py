@@ -30,12 +30,14 @@ from inspect_ai.model import ContentImage, GenerateConfig, Model, ModelOutput, g
 from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, mean, metric, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
+from mis._util.file_media import file_marker, marked_path, send_files
 from mis._util.io import write_json_atomic, write_jsonl_atomic
 from mis._util.providers import key_args
-from mis.errors import DataError, RunMismatchError, RunStopped
-from mis.eval import _distributed
+from mis.errors import DataError, RunMismatchError, RunStopped, UsageError
+from mis.eval import _deep_checks, _distributed
 from mis.eval._checkpoint import CHECKPOINT_FILE, Checkpoint, retryable, run_key
-from mis.eval._samples import ImagePolicy, ServedLayout, convert, select, served_layout
+from mis.eval._deep_checks import DeepChecks
+from mis.eval._samples import ImagePolicy, ServedLayout, convert, select_deferred, served_layout
 from mis.eval.config import ModelOptions
 from mis.eval.metrics import pct
 from mis.eval.spec import Benchmark, JudgeContext
@@ -92,6 +94,8 @@ class _Prepared:
     todo: list[InspectSample]
     base_url: str | None
     invalid: list[dict[str, Any]] = field(default_factory=list)
+    deep: DeepChecks | None = None
+    """The image gate's full decode, still to run ahead of each sample's requests (None: all done)."""
 
 
 class Progress(Protocol):
@@ -131,7 +135,30 @@ def run(
             kept = len(p.samples) - len(uids)
             progress.start(p.task, kept + len(p.todo), kept)
     rank = world.file_rank
-    tasks = [_task(p, replay=model is None, progress=progress, rank=rank) for p in prepared if p.todo]
+    for p in prepared:  # decode this rank's images in the order its samples will be sent
+        if p.deep is not None:
+            p.deep.start([str(s.id) for s in p.todo])
+            _deep_checks.register(_gate_key(p, rank), p.deep)
+    try:
+        reports = world.gather(_run_tasks(prepared, model, rank, log_dir, log_images, progress, inspect_args))
+    finally:
+        for p in prepared:
+            if p.deep is not None:
+                _deep_checks.release(_gate_key(p, rank))
+    return world.outcome(lambda: _merge(prepared, reports, bootstrap))
+
+
+def _gate_key(p: _Prepared, rank: int | None) -> str:
+    return f"{p.key}:{rank if rank is not None else 'main'}"
+
+
+def _run_tasks(prepared: Sequence[_Prepared], model: ModelOptions | None, rank: int | None, log_dir: Path,
+               log_images: bool, progress: Progress | None,
+               inspect_args: dict[str, Any] | None) -> _Report:
+    """One ``inspect eval`` of this rank's share: what stopped it, its logs, settings, invalid samples."""
+    by_file = model is not None and model.image_transport == "file"
+    tasks = [_task(p, replay=model is None, progress=progress, rank=rank, by_file=by_file,
+                   gate=_gate_key(p, rank) if p.deep is not None else None) for p in prepared if p.todo]
     stopped: list[str] = []
     used: dict[str, Any] = {}
     locations: list[tuple[str, str]] = []
@@ -166,26 +193,46 @@ def run(
                 stopped.append(f"{log.eval.task}: {why}")
             if log.location:
                 locations.append((log.eval.task, str(log.location)))
+    rejected: dict[str, list[dict[str, Any]]] = {}
+    halts: list[str] = []
     for p in prepared:  # this rank's share left unfinished: its first sample error, from its own log
-        if p.todo and _missing(p, p.todo):
+        deep = p.deep
+        if deep is not None:
+            deep.close()
+            rejected[p.task] = list(deep.invalid.values())
+            halt = deep.stop_message(p.unit.data)
+            if halt is not None:
+                halts.append(halt)
+                continue
+        left = [s for s in p.todo if deep is None or str(s.id) not in deep.invalid]
+        if left and _missing(p, left):
             stopped += _sample_errors(p, logs)
-    # every rank has run its share once this returns (all_gather waits for all)
-    reports = world.gather((stopped, locations, used))
-    return world.outcome(lambda: _merge(prepared, reports, bootstrap))
+    return stopped, locations, used, rejected, halts
 
 
-def _merge(prepared: Sequence[_Prepared], reports: Sequence[tuple[list[str], list[tuple[str, str]],
-           dict[str, Any]]], bootstrap: int) -> list[dict[str, Any]]:
-    """Record every rank's logs and model settings, then write each finished unit (rank 0 only)."""
+#: What one rank's eval reports to rank 0: stop reasons, (task, log) pairs, model settings, invalid rows by
+#: task, and the image-gate stops.
+_Report = tuple[list[str], list[tuple[str, str]], dict[str, Any], dict[str, list[dict[str, Any]]], list[str]]
+
+
+def _merge(prepared: Sequence[_Prepared], reports: Sequence[_Report], bootstrap: int) -> list[dict[str, Any]]:
+    """Record every rank's logs, settings and invalid samples, then write each finished unit (rank 0)."""
     by_task = {p.task: p for p in prepared}
     stopped: list[str] = []
     used: dict[str, Any] = {}
-    for reasons, locations, settings in reports:
+    halts: list[str] = []
+    for reasons, locations, settings, rejected, halted in reports:
         stopped += [w for w in reasons if w not in stopped]
+        halts += [w for w in halted if w not in halts]
         used = settings | used  # the first rank's wins (every rank's model is the same)
         for task, location in locations:
             if task in by_task:
                 _record_log(by_task[task].unit.out, location)
+        for task, rows in rejected.items():  # left out during the run (skip): counted as invalid, not run
+            p = by_task[task]
+            out = {row["uid"] for row in rows}
+            p.samples = [s for s in p.samples if str(s.id) not in out]
+            p.invalid += rows
     _record_settings(prepared, used)
     results, unfinished = [], []
     for p in prepared:
@@ -194,6 +241,8 @@ def _merge(prepared: Sequence[_Prepared], reports: Sequence[tuple[list[str], lis
             unfinished.append(p)
         else:
             results.append(result)
+    if halts:  # an invalid image found during the run (--invalid-images stop): a data error, resumable
+        raise DataError(" ".join(halts))
     if unfinished:
         counts = "; ".join(_progress(p) for p in unfinished)
         why = f" ({'; '.join(stopped)})" if stopped else ""
@@ -229,8 +278,15 @@ def _model(model: ModelOptions | None) -> Model:
         attempt_timeout=max(1, round(model.request_timeout)),
         max_retries=model.retries,
     )
-    return get_model(model.model, base_url=model.model_base_url, config=config, memoize=False,
-                     **key_args(model.model, model.model_base_url), **args)
+    instance = get_model(model.model, base_url=model.model_base_url, config=config, memoize=False,
+                         **key_args(model.model, model.model_base_url), **args)
+    if model.image_transport == "file":
+        from inspect_ai.model._providers.openai_compatible import OpenAICompatibleAPI
+
+        if not isinstance(instance.api, OpenAICompatibleAPI):
+            raise UsageError(f"--image-transport file: {model.model} is not an OpenAI-compatible server")
+        send_files(instance.api)
+    return instance
 
 
 def _prepare(unit: Unit, model: ModelOptions | None, *, claim: bool = True) -> _Prepared:
@@ -239,12 +295,13 @@ def _prepare(unit: Unit, model: ModelOptions | None, *, claim: bool = True) -> _
     served = _served(model) if spec.family_layout else None
     unit.out.mkdir(parents=True, exist_ok=True)
     invalid = list(unit.invalid)
+    deep = None
     if unit.selection is not None:
         samples, fingerprint = unit.selection
     else:
-        picked, fingerprint, invalid = select(spec, unit.data, unit.options, limit=unit.limit,
-                                              image_mode=unit.image_mode, missing=unit.missing,
-                                              policy=unit.policy)
+        picked, fingerprint, invalid, deep = select_deferred(spec, unit.data, unit.options, limit=unit.limit,
+                                                             image_mode=unit.image_mode, missing=unit.missing,
+                                                             policy=unit.policy)
         samples = convert(spec, picked, unit.options, served)
     bound = spec.judges(unit.judges, unit.options)
     task = spec.task_for(unit.options)
@@ -277,15 +334,20 @@ def _prepare(unit: Unit, model: ModelOptions | None, *, claim: bool = True) -> _
         len(samples) - len(todo),
         len(todo),
     )
+    if deep is not None:  # only the samples still to run need their images decoded
+        left = {str(s.id) for s in todo}
+        deep.samples = {uid: item for uid, item in deep.samples.items() if uid in left}
     return _Prepared(unit, task, samples, fingerprint, bound, identity, key, todo,
-                     model.model_base_url if model else None, invalid)
+                     model.model_base_url if model else None, invalid, deep or None)
 
 
-def _task(p: _Prepared, *, replay: bool, progress: Progress | None = None, rank: int | None = None) -> Task:
+def _task(p: _Prepared, *, replay: bool, progress: Progress | None = None, rank: int | None = None,
+          gate: str | None = None, by_file: bool = False) -> Task:
     spec, out = p.unit.spec, p.unit.out
-    solve = replay_response() if replay else resumable_generate(str(out / GENERATIONS_FILE), p.key, rank)
+    generations = str(out / GENERATIONS_FILE)
+    solve = replay_response() if replay else resumable_generate(generations, p.key, rank, gate)
     return Task(
-        dataset=MemoryDataset(p.todo, name=p.task),
+        dataset=MemoryDataset([_by_file(s) for s in p.todo] if by_file else p.todo, name=p.task),
         solver=solve,
         scorer=judged(p.judges, spec, str(out / CHECKPOINT_FILE), p.key, progress=progress, task=p.task,
                       rank=rank),
@@ -295,6 +357,21 @@ def _task(p: _Prepared, *, replay: bool, progress: Progress | None = None, rank:
         name=p.task,
         metadata={"benchmark": spec.name, "mis_run_key": p.key},
     )
+
+
+def _by_file(sample: InspectSample) -> InspectSample:
+    """The sample with each image as a file marker (``--image-transport file``): inspect reads no image."""
+    if isinstance(sample.input, str):
+        return sample
+    messages = []
+    for message in sample.input:
+        if not isinstance(message.content, str):
+            parts = [c.model_copy(update={"image": file_marker(c.image)})
+                     if isinstance(c, ContentImage) and not c.image.startswith("data:") else c
+                     for c in message.content]
+            message = message.model_copy(update={"content": parts})
+        messages.append(message)
+    return sample.model_copy(update={"input": messages})
 
 
 def _progress(p: _Prepared) -> str:
@@ -412,9 +489,16 @@ def _samples_of(log: Any) -> Iterator[Any]:
 
 
 def _first_line(message: str) -> str:
-    """The first non-empty line of an error message, shortened (inspect's can hold a whole request)."""
+    """The first non-empty line of an error message, shortened.
+
+    inspect's ``ModelGenerateError`` starts with the whole request (``Request:`` and its JSON), then the
+    provider's error after a blank line: that error is the line kept (its escaped form too, as in logs).
+    """
+    if "Request:" in message:
+        unescaped = message.replace("\\n", "\n")
+        message = unescaped.rsplit("\n\n", 1)[-1].removesuffix("')").removesuffix('")')
     line = next((ln.strip() for ln in message.splitlines() if ln.strip()), message)
-    return line if len(line) <= 200 else line[:197] + "..."
+    return line if len(line) <= 300 else line[:297] + "..."
 
 
 def _settings(instance: Model, prepared: Sequence[_Prepared]) -> dict[str, Any]:
@@ -477,16 +561,23 @@ def _version() -> str:
 
 # -- the solver and the scorer every task of the runner uses ------------------------------------------
 @solver
-def resumable_generate(path: str, key: str, rank: int | None = None) -> Solver:
+def resumable_generate(path: str, key: str, rank: int | None = None, gate: str | None = None) -> Solver:
     """Generate, keeping each response durably; a sample generated before a crash is not generated again.
 
     ``rank``: a data-parallel rank's own file to append to (every rank's responses are read).
+    ``gate``: the key of the run's :class:`DeepChecks`: the sample waits for its images' full check before
+    anything of it is sent (the model's request, and the judge's after it).
     """
     store = Checkpoint(Path(path), key, rank)
     recorded = store.load()
+    deep = _deep_checks.lookup(gate)
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         uid = str(state.sample_id)
+        if deep is not None:
+            checks = await deep.wait(uid)  # raises ImageRejected: the sample sends nothing
+            if checks and all(c.sha256 for c in checks):
+                state.metadata["image_sha256"] = [c.sha256 for c in checks]
         if uid in recorded:
             kept = recorded[uid]
             state.output = ModelOutput.from_content(model=kept["model"], content=kept["response"])
@@ -529,6 +620,7 @@ def image_hashes(state: TaskState) -> list[str]:
         if message.role == "user" and not isinstance(message.content, str):
             refs = [p.image for p in message.content if isinstance(p, ContentImage)]
             if refs:
+                refs = [marked_path(r) or r for r in refs]  # a file marker: the file's own bytes
                 return [hashlib.sha256(base64.b64decode(r.split(",", 1)[1]) if r.startswith("data:")
                                        else Path(r).read_bytes()).hexdigest() for r in refs]
     return [hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in state.metadata.get("images", [])]

@@ -7,13 +7,15 @@ from collections.abc import Awaitable, Callable
 from inspect_ai.model import ChatMessage, ChatMessageUser, Content, ContentImage, ContentText
 from inspect_ai.solver import TaskState
 
+from mis._util.file_media import marked_path
+
 
 async def sample_images(state: TaskState) -> list[str]:
     """The images of the sample's first user turn (else its metadata's ``images``), as data URIs.
 
     The model under test's request already carries them encoded, so the judge reuses those bytes instead of
-    reading the files again; only references that are still paths (``mis judge`` of recorded responses) are
-    read here, from the sample's own dataset (trusted).
+    reading the files again; only references that are still paths (``mis judge`` of recorded responses, or
+    ``--image-transport file``) are read here, from the sample's own dataset (trusted).
     """
     from inspect_ai.util import materialize_media
 
@@ -24,6 +26,8 @@ async def sample_images(state: TaskState) -> list[str]:
             if refs:
                 break
     refs = refs or list(state.metadata.get("images", []))
+    # a file marker (--image-transport file) names a file the model's server read itself: the judge reads it
+    refs = [marked_path(ref) or ref for ref in refs]
     return [ref if ref.startswith("data:") else await materialize_media(ref) for ref in refs]
 
 

@@ -2,7 +2,8 @@
 
 It speaks the parts of the API that inspect's `openai-api/...` provider, the `openai` client and our
 own backends use: `GET /v1/models`, `POST /v1/chat/completions` (non-streaming) and
-`POST /v1/images/generations` (b64_json). Every request is recorded, parsed body and raw bytes, so a
+`POST /v1/images/generations` (b64_json); ``file://`` image URLs are read inside ``allowed_local_media_path``
+only, as vLLM's option of that name does. Every request is recorded, parsed body and raw bytes, so a
 test can assert what a judge or a pipeline step actually sent (both images, the rubric, delimiters,
 and that no byte of some file ever arrived). :class:`mis.testing.FaultyOpenAIServer` adds faults.
 """
@@ -10,13 +11,17 @@ and that no byte of some file ever arrived). :class:`mis.testing.FaultyOpenAISer
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 
 @dataclass(frozen=True)
@@ -76,8 +81,13 @@ class ScriptedOpenAIServer:
         images: ImageResponder | None = None,
         model_ids: tuple[str, ...] = ("scripted",),
         api_key: str | None = None,
+        allowed_local_media_path: str | Path | None = None,
     ) -> None:
         self.chat = chat
+        self.allowed_local_media_path = (Path(os.path.realpath(allowed_local_media_path))
+                                         if allowed_local_media_path is not None else None)
+        self.local_media: list[tuple[str, str]] = []
+        """(path, sha256) of every ``file://`` image a chat request named and the server read, in order."""
         self.images = images
         self.model_ids = model_ids
         self.api_key = api_key
@@ -125,6 +135,32 @@ class ScriptedOpenAIServer:
         """Every request body as received on the wire, concatenated (for "did X ever arrive?" checks)."""
         with self._lock:
             return b"".join(r["raw"] for r in self.requests)
+
+    def read_local_media(self, body: dict[str, Any]) -> str | None:
+        """Read each ``file://`` image of a chat request as vLLM does; the refusal message, or None.
+
+        Like ``vllm serve --allowed-local-media-path DIR``: a local file is read only when it lies inside DIR
+        (symlinks resolved); without the option, or outside it, the request is a 400.
+        """
+        for message in body.get("messages") or []:
+            content = message.get("content") if isinstance(message, dict) else None
+            for part in content if isinstance(content, list) else []:
+                url = (part.get("image_url") or {}).get("url", "") if isinstance(part, dict) else ""
+                if not isinstance(url, str) or not url.startswith("file://"):
+                    continue
+                if self.allowed_local_media_path is None:
+                    return "Cannot load local files without `--allowed-local-media-path`."
+                real = Path(os.path.realpath(unquote(urlparse(url).path)))
+                if not real.is_relative_to(self.allowed_local_media_path):
+                    return f"The file path {real} must be a subpath of `--allowed-local-media-path` " \
+                           f"{self.allowed_local_media_path}."
+                try:
+                    data = real.read_bytes()
+                except OSError as exc:
+                    return f"Cannot read local file {real}: {exc.strerror}"
+                with self._lock:
+                    self.local_media.append((str(real), hashlib.sha256(data).hexdigest()))
+        return None
 
     # -- responding (subclasses hook in here) --------------------------------------------------------
     def respond_chat(self, handler: Any, body: dict[str, Any], index: int) -> None:
@@ -224,7 +260,11 @@ class ScriptedOpenAIServer:
                 if not isinstance(body, dict):
                     self._send(400, {"error": {"message": "request body is not a JSON object"}})
                 elif self.path.endswith("/chat/completions") and server.chat is not None:
-                    server.respond_chat(self, body, index)
+                    refused = server.read_local_media(body)
+                    if refused:
+                        self._send(400, {"error": {"message": refused, "type": "BadRequestError"}})
+                    else:
+                        server.respond_chat(self, body, index)
                 elif self.path.endswith("/images/generations") and server.images is not None:
                     png = server.images(body)
                     n = int(body.get("n") or 1)
