@@ -138,16 +138,17 @@ class _Refused(Exception):
 
 # -- PNG: a streaming check that never allocates the pixels ---------------------------------------------
 try:  # ISA-L's inflate (the `isal` package) is about twice zlib's speed; same API and the same errors
-    from isal import isal_zlib as _inflate_lib
+    from isal import isal_zlib
 
-    _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflate_lib.error)
+    _INFLATE: Any = isal_zlib
+    _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _INFLATE.error)
 except ImportError:  # a platform without its wheel: zlib, slower, same verdicts
-    _inflate_lib = zlib  # type: ignore[assignment]
+    _INFLATE = zlib
     _INFLATE_ERRORS = (zlib.error,)
 
 
 def _decompressobj() -> Any:
-    return _inflate_lib.decompressobj()
+    return _INFLATE.decompressobj()
 
 
 def _read(fh: BinaryIO, n: int, digest: Any, what: str) -> bytes:
