@@ -47,7 +47,9 @@ from _scale_data import image_store, make_set, responses_file
 from _scale_server import MODEL_RESPONSE, expected_counts
 
 HERE = Path(__file__).resolve().parent
-VARIANTS = ("authors", "mis-eval", "mis-judge")
+VARIANTS = ("authors", "mis-eval", "mis-judge", "base-eval", "base-judge")
+#: The baseline variants run the same command on another checkout's ``src`` (``--baseline-src``).
+BASELINE_OF = {"base-eval": "mis-eval", "base-judge": "mis-judge"}
 #: Runs a command on a pseudo-terminal (``--tty``), so inspect draws its live display as in a terminal.
 PTY_WRAPPER = "import os, pty, sys; sys.exit(os.waitstatus_to_exitcode(pty.spawn(sys.argv[1:])))"
 METRIC_OF = {"attack_success": "asr", "hallucination": "hr", "safe_reasoning": "rsr", "refusal": "rr"}
@@ -174,6 +176,7 @@ def variant_command(variant: str, set_folder: Path, out: Path, url: str, args: a
                "--split", "hard", "--model-url", url, "--judge-url", url, "--out", str(out),
                "--mode", args.authors_mode]
         return cmd + (["--limit", str(limit)] if limit else [])
+    variant = BASELINE_OF.get(variant, variant)
     if variant == "mis-eval":
         return [mis, "eval", "--data", str(set_folder), "--split", "hard",
                 "--model", "openai-api/scale/model", "--model-base-url", url,
@@ -229,14 +232,17 @@ def measure_cell(variant: str, n: int, latency: float, set_folder: Path, server:
         # this data), or one folder the harness filled before measuring (warm: every later model)
         cache = work / "mis-cache-warm" if args.gate == "warm" else work / "mis-cache" / tag
         cpu0, blocks0 = server.cpu_s(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_oublock
-        stats = run_measured(cmd, env={**env, "MIS_CACHE_DIR": str(cache)}, stdout_path=log)
+        run_env = {**env, "MIS_CACHE_DIR": str(cache)}
+        if variant in BASELINE_OF:  # the same command, importing mis from the baseline checkout
+            run_env["PYTHONPATH"] = str(args.baseline_src)
+        stats = run_measured(cmd, env=run_env, stdout_path=log)
         server_cpu = server.cpu_s() - cpu0
         # blocks the (waited-for) variant tree wrote to storage, 512 bytes each: every rewrite counts
         disk = (resource.getrusage(resource.RUSAGE_CHILDREN).ru_oublock - blocks0) * 512
         if stats.returncode != 0:
             tail = log.read_text(errors="replace")[-3000:]
             raise SystemExit(f"{tag} exited with {stats.returncode}; last output:\n{tail}")
-        check_run(variant, out, list(range(1, measured_n + 1)), log)
+        check_run(BASELINE_OF.get(variant, variant), out, list(range(1, measured_n + 1)), log)
         cell.runs.append(Run(stats.wall_s, stats.cpu_s, stats.peak_rss_mb, folder_bytes(out), server_cpu,
                              measured_n, disk))
         if not args.keep:
@@ -286,6 +292,12 @@ def ratios(cells: list[Cell]) -> list[dict[str, Any]]:
             out.append({"kind": "wall_vs_authors", "variant": c.variant, "n": c.n, "latency_s": c.latency_s,
                         "authors_over_variant": base.median("wall_s") / c.median("wall_s"),
                         "extrapolated": base.extrapolated})
+        if c.variant in BASELINE_OF and (BASELINE_OF[c.variant], c.n, c.latency_s) in by:
+            new = by[(BASELINE_OF[c.variant], c.n, c.latency_s)]
+            out.append({"kind": "vs_baseline", "variant": new.variant, "n": c.n, "latency_s": c.latency_s,
+                        "wall": c.median("wall_s") / new.median("wall_s"),
+                        "cpu": c.median("cpu_s") / new.median("cpu_s"),
+                        "rss": c.median("peak_rss_mb") / new.median("peak_rss_mb")})
         ns = sorted(k[1] for k in by if k[0] == c.variant and k[2] == c.latency_s)
         if c.n != ns[0]:
             small = by[(c.variant, ns[0], c.latency_s)]
@@ -317,6 +329,9 @@ def markdown(rows: list[dict[str, Any]], found: list[dict[str, Any]]) -> str:
             note = " (authors extrapolated)" if f["extrapolated"] else ""
             lines.append(f"- {f['variant']} N={f['n']} latency {f['latency_s']:g} s: "
                          f"{f['authors_over_variant']:.2f}x faster than the authors' protocol{note}")
+        elif f["kind"] == "vs_baseline":
+            lines.append(f"- {f['variant']} N={f['n']} latency {f['latency_s']:g} s, baseline / this "
+                         f"checkout: wall {f['wall']:.2f}x, CPU {f['cpu']:.2f}x, peak RSS {f['rss']:.2f}x")
         elif f["kind"] == "rss_vs_smallest_n":
             lines.append(f"- {f['variant']} latency {f['latency_s']:g} s: peak RSS at N={f['n']} / at "
                          f"N={f['base_n']}: {f['ratio']:.2f}")
@@ -345,9 +360,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gate", choices=("cold", "warm"), default="cold",
                         help="image-gate cache: cold (each mis run checks every image: the first model on "
                         "a dataset) or warm (checked once before measuring: every later model)")
+    parser.add_argument("--baseline-src", type=Path, default=None,
+                        help="another checkout's src/ for the base-eval / base-judge variants (e.g. a git "
+                             "worktree of the previous commit)")
     parser.add_argument("--keep", action="store_true", help="keep the sets, run folders and logs")
     parser.add_argument("--json", type=Path, default=None, help="also write every measurement here")
     args = parser.parse_args(argv)
+    if set(args.variants) & set(BASELINE_OF) and args.baseline_src is None:
+        parser.error("base-eval / base-judge need --baseline-src")
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     work = args.work or Path(tempfile.mkdtemp(prefix="mis-eval-scale-"))

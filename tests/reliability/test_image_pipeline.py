@@ -193,11 +193,14 @@ def test_no_request_before_its_samples_full_check_and_checks_overlap_the_network
     checked: dict[str, float] = {}
     arrived: list[tuple[str, float]] = []
     lock = threading.Lock()
+    first_request = threading.Event()
     real_check = ImageGate.check
 
     def slow_check(self: ImageGate, raw: Any) -> Any:
         result = real_check(self, raw)
-        time.sleep(0.5)  # a slow disk: the decode of 16 images takes ~4 s on 2 threads
+        time.sleep(0.05)
+        if "hard_image/8/" in str(raw):  # the last sample's images: decoded only once requests are out
+            first_request.wait(timeout=60)  # (a gate that checked everything first would stall here)
         with lock:
             checked[str(Path(self.resolve(str(raw))))] = time.monotonic()
         return result
@@ -205,6 +208,7 @@ def test_no_request_before_its_samples_full_check_and_checks_overlap_the_network
     def model_reply(body: dict[str, Any]) -> str:
         with lock:
             arrived.append((str(uid_of(body)), time.monotonic()))
+        first_request.set()
         return MODEL_ANSWER
 
     monkeypatch.setattr(ImageGate, "check", slow_check)

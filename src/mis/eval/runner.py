@@ -30,6 +30,7 @@ from inspect_ai.model import ContentImage, GenerateConfig, Model, ModelOutput, g
 from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, mean, metric, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
+from mis._util import file_media
 from mis._util.file_media import file_marker, marked_path, send_files
 from mis._util.io import write_json_atomic, write_jsonl_atomic
 from mis._util.providers import key_args
@@ -156,8 +157,9 @@ def _run_tasks(prepared: Sequence[_Prepared], model: ModelOptions | None, rank: 
                log_images: bool, progress: Progress | None,
                inspect_args: dict[str, Any] | None) -> _Report:
     """One ``inspect eval`` of this rank's share: what stopped it, its logs, settings, invalid samples."""
-    by_file = model is not None and model.image_transport == "file"
-    tasks = [_task(p, replay=model is None, progress=progress, rank=rank, by_file=by_file,
+    # images as file markers (inlined at the provider boundary), unless the logs must hold their bytes
+    markers = not log_images or (model is not None and model.image_transport == "file")
+    tasks = [_task(p, replay=model is None, progress=progress, rank=rank, markers=markers,
                    gate=_gate_key(p, rank) if p.deep is not None else None) for p in prepared if p.todo]
     stopped: list[str] = []
     used: dict[str, Any] = {}
@@ -286,6 +288,8 @@ def _model(model: ModelOptions | None) -> Model:
         if not isinstance(instance.api, OpenAICompatibleAPI):
             raise UsageError(f"--image-transport file: {model.model} is not an OpenAI-compatible server")
         send_files(instance.api)
+    elif not model.model.startswith("hfvlm/"):  # hfvlm reads a marker's file itself
+        file_media.inline_at_the_boundary(instance)
     return instance
 
 
@@ -342,12 +346,12 @@ def _prepare(unit: Unit, model: ModelOptions | None, *, claim: bool = True) -> _
 
 
 def _task(p: _Prepared, *, replay: bool, progress: Progress | None = None, rank: int | None = None,
-          gate: str | None = None, by_file: bool = False) -> Task:
+          gate: str | None = None, markers: bool = False) -> Task:
     spec, out = p.unit.spec, p.unit.out
     generations = str(out / GENERATIONS_FILE)
     solve = replay_response() if replay else resumable_generate(generations, p.key, rank, gate)
     return Task(
-        dataset=MemoryDataset([_by_file(s) for s in p.todo] if by_file else p.todo, name=p.task),
+        dataset=MemoryDataset([_with_markers(s) for s in p.todo] if markers else p.todo, name=p.task),
         solver=solve,
         scorer=judged(p.judges, spec, str(out / CHECKPOINT_FILE), p.key, progress=progress, task=p.task,
                       rank=rank),
@@ -359,8 +363,8 @@ def _task(p: _Prepared, *, replay: bool, progress: Progress | None = None, rank:
     )
 
 
-def _by_file(sample: InspectSample) -> InspectSample:
-    """The sample with each image as a file marker (``--image-transport file``): inspect reads no image."""
+def _with_markers(sample: InspectSample) -> InspectSample:
+    """The sample with each image as a file marker (:mod:`mis._util.file_media`): inspect reads no image."""
     if isinstance(sample.input, str):
         return sample
     messages = []
@@ -729,6 +733,9 @@ def judged(judges: list[Judge], spec: Benchmark, path: str | None, key: str, *,
                 checkpoint.append(row)
             if progress is not None:
                 progress.advance(task, row)
+            # the sample is done: its encoded images are not needed again
+            done_with = [*file_media.markers_in(state.messages[:1]), *state.metadata["images"]]
+            file_media.ENCODED.release(done_with)
             _release_freed_memory()
             main = scores[0]  # the logs keep each image's sha256 (its bytes only with --log-images)
             metadata = {**(main.metadata or {}), "image_sha256": row["image_sha256"]}

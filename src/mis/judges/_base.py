@@ -25,6 +25,7 @@ from inspect_ai.model import BatchConfig, ChatMessage, GenerateConfig, Model, ge
 from inspect_ai.scorer import Score, Scorer, Target
 from inspect_ai.solver import TaskState
 
+from mis._util.file_media import inline_at_the_boundary
 from mis._util.providers import key_args
 from mis.judges._cache import JudgeCache, request_key
 
@@ -146,7 +147,7 @@ def judge_model(settings: JudgeSettings, config: GenerateConfig) -> Model:
         from mis.judges._batch import prepare
 
         prepare(model, config)
-    return model
+    return inline_at_the_boundary(model)  # the run's file markers become data URIs for the provider only
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ so many in-flight samples and several processes can share the cache; a torn or u
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -25,12 +26,13 @@ from typing import Any
 
 from inspect_ai.model import ChatMessage, ContentImage, ContentText, GenerateConfig
 
+from mis._util.file_media import marked_path
 from mis._util.io import cache_root
 
 logger = logging.getLogger(__name__)
 
 #: Bump when the key's recipe changes (old entries then simply miss).
-KEY_VERSION = 1
+KEY_VERSION = 2
 
 
 def judge_cache_dir() -> Path:
@@ -38,11 +40,25 @@ def judge_cache_dir() -> Path:
     return cache_root() / "judge"
 
 
+def _image_sha256(ref: str) -> str:
+    """sha256 of an image's bytes, whether the request holds them (data URI) or a file marker names them."""
+    path = marked_path(ref)
+    if path is not None:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while piece := fh.read(1 << 20):
+                digest.update(piece)
+        return digest.hexdigest()
+    if ref.startswith("data:"):
+        return hashlib.sha256(base64.b64decode(ref.split(",", 1)[1])).hexdigest()
+    return hashlib.sha256(ref.encode("utf-8")).hexdigest()
+
+
 def _part(part: Any) -> Any:
     if isinstance(part, ContentText):
         return {"text": part.text}
     if isinstance(part, ContentImage):
-        return {"image_sha256": hashlib.sha256(part.image.encode("utf-8")).hexdigest()}
+        return {"image_sha256": _image_sha256(part.image)}
     return {type(part).__name__: part.model_dump(mode="json", exclude_none=True)}
 
 

@@ -7,15 +7,15 @@ from collections.abc import Awaitable, Callable
 from inspect_ai.model import ChatMessage, ChatMessageUser, Content, ContentImage, ContentText
 from inspect_ai.solver import TaskState
 
-from mis._util.file_media import marked_path
+from mis._util.file_media import file_marker
 
 
 async def sample_images(state: TaskState) -> list[str]:
     """The images of the sample's first user turn (else its metadata's ``images``), as data URIs.
 
     The model under test's request already carries them encoded, so the judge reuses those bytes instead of
-    reading the files again; only references that are still paths (``mis judge`` of recorded responses, or
-    ``--image-transport file``) are read here, from the sample's own dataset (trusted).
+    reading the files again; references that are still paths (``mis judge`` of recorded responses) become
+    file markers, read from the sample's own dataset (trusted) when the request is sent.
     """
     from inspect_ai.util import materialize_media
 
@@ -26,9 +26,10 @@ async def sample_images(state: TaskState) -> list[str]:
             if refs:
                 break
     refs = refs or list(state.metadata.get("images", []))
-    # a file marker (--image-transport file) names a file the model's server read itself: the judge reads it
-    refs = [marked_path(ref) or ref for ref in refs]
-    return [ref if ref.startswith("data:") else await materialize_media(ref) for ref in refs]
+    # a local file becomes (and a file marker stays) a marker: the judge's model inlines it at the provider
+    # boundary (judge_model), so the sample's state and inspect's event log never hold the bytes
+    return [ref if ref.startswith("data:") else await materialize_media(ref) if "://" in ref
+            else file_marker(ref) for ref in refs]
 
 
 def images_then(text: str, images: list[str]) -> list[ChatMessage]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from inspect_ai.model import ChatMessage, ContentImage, ContentText
 
+from mis._util.file_media import marked_path
 from mis.models._layout import STOCK_TURN, TURN_LAYOUT_KEY, TurnLayout
 
 __all__ = ["lay_out", "load_image", "neutralise", "reserved_markers", "to_hf_message"]
@@ -79,7 +80,10 @@ def load_image(ref: str) -> Any:
     """A PIL RGB image from a data URI or a local path (remote URLs are not fetched)."""
     from PIL import Image
 
-    if ref.startswith("data:"):
+    path = marked_path(ref)  # a run's file marker: the file itself (nothing was encoded)
+    if path is not None:
+        ref = path
+    elif ref.startswith("data:"):
         data = base64.b64decode(ref.split(",", 1)[1])
         return Image.open(io.BytesIO(data)).convert("RGB")
     if ref.startswith(("http://", "https://")):
