@@ -30,7 +30,7 @@ from inspect_ai.model import ContentImage, GenerateConfig, Model, ModelOutput, g
 from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, mean, metric, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
-from mis._util import file_media
+from mis._util import fast_json, file_media
 from mis._util.file_media import file_marker, marked_path, send_files
 from mis._util.io import write_json_atomic, write_jsonl_atomic
 from mis._util.providers import key_args
@@ -280,6 +280,7 @@ def _model(model: ModelOptions | None) -> Model:
         attempt_timeout=max(1, round(model.request_timeout)),
         max_retries=model.retries,
     )
+    fast_json.install()  # the client's request bodies: same bytes, a fraction of the CPU
     instance = get_model(model.model, base_url=model.model_base_url, config=config, memoize=False,
                          **key_args(model.model, model.model_base_url), **args)
     if model.image_transport == "file":

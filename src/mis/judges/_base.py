@@ -25,6 +25,7 @@ from inspect_ai.model import BatchConfig, ChatMessage, GenerateConfig, Model, ge
 from inspect_ai.scorer import Score, Scorer, Target
 from inspect_ai.solver import TaskState
 
+from mis._util import fast_json
 from mis._util.file_media import inline_at_the_boundary
 from mis._util.providers import key_args
 from mis.judges._cache import JudgeCache, request_key
@@ -133,6 +134,7 @@ def settings_config(settings: JudgeSettings, **overrides: Any) -> dict[str, Any]
 
 def judge_model(settings: JudgeSettings, config: GenerateConfig) -> Model:
     """The judge model: ``settings.model`` (placeholder key for a keyless local server) or the grader role."""
+    fast_json.install()  # the client's request bodies (two base64 images each): same bytes, less CPU
     if settings.model is None:
         model = get_model(role="grader", required=True, config=config)
     else:
