@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import mimetypes
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
@@ -88,6 +89,7 @@ class _Encoded:
     def __init__(self, capacity: int = 160) -> None:
         self.capacity = capacity
         self._uris: OrderedDict[str, str] = OrderedDict()
+        self._sha256: dict[str, tuple[tuple[int, int], str]] = {}
         self._lock = threading.Lock()
 
     def get(self, path: str) -> str:
@@ -107,6 +109,29 @@ class _Encoded:
         with self._lock:
             for path in paths:
                 self._uris.pop(path, None)
+                self._sha256.pop(path, None)
+
+    def know(self, paths: Iterable[str], hashes: Iterable[str | None] | None) -> None:
+        """Remember the gate's sha256 of files a sample sends (until :meth:`release`), with their stamp."""
+        for path, sha in zip(paths, hashes or (), strict=False):
+            if sha:
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                with self._lock:
+                    self._sha256[path] = ((st.st_size, st.st_mtime_ns), sha)
+
+    def sha256(self, path: str) -> str | None:
+        """The remembered sha256 of ``path`` while the file is unchanged (None: not known)."""
+        known = self._sha256.get(path)
+        if known is None:
+            return None
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return known[1] if known[0] == (st.st_size, st.st_mtime_ns) else None
 
     def __len__(self) -> int:
         return len(self._uris)

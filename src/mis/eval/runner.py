@@ -170,8 +170,10 @@ def _run_tasks(prepared: Sequence[_Prepared], model: ModelOptions | None, rank: 
         instance = _model(model)
         # log_header_only: inspect would otherwise read every sample of the finished log back into memory
         # (~0.1 MB each: peak RSS growing with N); the rare failure path reads the samples it needs itself
+        # score_display off: nothing draws inspect's live metrics, which it would recompute over every
+        # finished sample about once a second (quadratic in N)
         settings: dict[str, Any] = {"log_images": log_images, "log_realtime": False, "display": "none",
-                                    "log_header_only": True}
+                                    "log_header_only": True, "score_display": False}
         settings |= inspect_args or {}
         logs = _interruptible(
             stopped,
@@ -724,6 +726,8 @@ def judged(judges: list[Judge], spec: Benchmark, path: str | None, key: str, *,
         checkpoint = Checkpoint(Path(path), key, rank) if path else None
 
         async def score(state: TaskState, target: Target) -> Score:
+            # the gate's sha256 of each image, for the judge cache's key (no second read of the files)
+            file_media.ENCODED.know(state.metadata["images"], state.metadata.get("image_sha256"))
             scores = []
             for judge in judges:
                 result = await judge.scorer(state, target)

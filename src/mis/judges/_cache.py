@@ -26,7 +26,7 @@ from typing import Any
 
 from inspect_ai.model import ChatMessage, ContentImage, ContentText, GenerateConfig
 
-from mis._util.file_media import marked_path
+from mis._util.file_media import ENCODED, marked_path
 from mis._util.io import cache_root
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,9 @@ def _image_sha256(ref: str) -> str:
     """sha256 of an image's bytes, whether the request holds them (data URI) or a file marker names them."""
     path = marked_path(ref)
     if path is not None:
+        known = ENCODED.sha256(path)  # the image gate read and hashed it already
+        if known is not None:
+            return known
         digest = hashlib.sha256()
         with open(path, "rb") as fh:
             while piece := fh.read(1 << 20):
