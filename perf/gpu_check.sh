@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# GPU proof in one short device call: `mis train` (MIRage LoRA and full fine-tuning) and `hfvlm/` batched
+# greedy generation of a real-size model, with the training collator's assistant-only masking checked on
+# the processor the run trains with. No download: a RANDOM-INIT model with Qwen2-VL-7B-Instruct's config
+# (values in perf/_gpu_check.py, ~8.3B parameters; MODEL=internvl: InternVL2.5-8B's, ~8.1B, as a second
+# call), its processor from `mis.models.tiny` resized to 14 px patches, 16 samples of two 448 px images.
+#
+#   bash perf/gpu_check.sh [WORK_DIR]                 # on the GPU machine; WORK_DIR needs ~40 GB free
+#   SMOKE=1 bash perf/gpu_check.sh /tmp/gpu-smoke     # same script, CPU-sized model (tests/perf runs it)
+#
+# Phases, each under its own `timeout` (seconds: expected on one H100 / limit), 8 minutes at most in all:
+#   prepare   build the model on the GPU in bf16, save it (~16.6 GB), data, recipes    ~60  / 90
+#   masking   label_problems() on 2 rows + every sample built once, as `mis train`     ~15  / 40
+#   lora      `python -m mis.train`, LoRA r=16 on every LM linear, 5 steps x batch 2  ~70  / 110 (+10)
+#   full      the same, full fine-tuning (vision frozen, Adafactor), 5 steps; saves    ~100 / 140 (+10)
+#   generate  mis.models._engine (hfvlm's loading + batched forward), batch 1, 8, 32   ~50  / 80
+# (+10: reading the run's train_log.json into its RESULT line). Limits add up to 480 s; a phase that
+# overruns is killed, reported, and the next phase runs.
+# Both training runs: bf16, gradient checkpointing, max length 2048, constant lr (LoRA 1e-3, full 1e-4:
+# high enough for 5 steps to lower the loss of a random-init model; LORA_LR / FULL_LR override).
+#
+# Output: one line per measurement, `RESULT name=NAME model=LABEL key=value ...` (no spaces in values):
+#   name=prepare       ok params_b lm_b vision_b wall_s torch transformers trl peft (versions)
+#   name=masking       ok problems rows layout tokens_per_sample answer_tokens_per_sample
+#                      image_tokens_per_sample longest
+#   name=train_lora    ok steps step_s first_step_s samples_s tokens_s tflops mfu peak_gib loss_first
+#   name=train_full       loss_last finite falling lr
+#   name=generate_bN   ok batch samples_s tokens_s batch_s new_tokens prompt_tokens peak_gib load_s
+#   name=phase         ok=0 phase=NAME rc=N    (only for a phase that failed or ran out of time)
+#   name=summary       ok failed wall_s
+# step_s is the steady step time (steps 2..N, from train_log.json's elapsed_s); tokens count every
+# non-padding token the language model sees (text + image tokens, the tiny tokenizer's text tokens);
+# mfu = model FLOPs/s / (PEAK_TFLOPS, default 989 = H100 SXM bf16 dense) with the FLOPs of
+# train_flops_per_sample in perf/_gpu_check.py (6 N per token for trained weights, 4 N for frozen
+# weights gradients pass through, 2 N for the frozen vision encoder). The script exits non-zero when any
+# phase fails: a masking problem, a loss that is not finite or not falling, a short generation.
+#
+# Wheels (the device machine has torch 2.11, transformers 5.17, peft, accelerate and no network; it lacks
+# trl, datasets, pydantic and their dependencies): the exact list is perf/gpu_wheels.txt (versions of
+# constraints.txt; tests/perf/test_gpu_check.py keeps them equal), fetched here, where PyPI is reachable:
+#   echo /.whl/ >> .git/info/exclude && python3 perf/gpu_wheels.py .whl     # ~19 MiB, prints the total
+# inspect_ai (35 MB wheel + its dependencies) is not carried: no phase imports it (generation uses
+# mis.models._engine, the part of the hfvlm provider that is torch only). The device call (`run` tool,
+# carry [".whl"], timeout_s 600):
+#   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+#     .whl/*.whl && export PYTHONPATH=/tmp/site || exit; PYTHON=python3 bash perf/gpu_check.sh /tmp/mis-gpu
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-.venv/bin/python}
+WORK=${1:-${OUT:-/tmp}/mis-gpu-check}
+export SMOKE=${SMOKE:-0} MODEL=${MODEL:-qwen2_vl} PEAK_TFLOPS=${PEAK_TFLOPS:-989}
+export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+export TOKENIZERS_PARALLELISM=false
+rm -rf "$WORK" && mkdir -p "$WORK"
+[ "$SMOKE" = 1 ] || nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+
+start=$(date +%s)
+failed=0
+# phase NAME LIMIT_S COMMAND...: run under timeout; a failure is a RESULT line, and the next phases still run
+phase() {
+  local name=$1 limit=$2 rc t0
+  shift 2
+  t0=$(date +%s)
+  timeout --kill-after=10 "$limit" "$@"
+  rc=$?
+  echo "# phase $name: rc=$rc, $(( $(date +%s) - t0 )) s (limit $limit s)"
+  if [ "$rc" != 0 ]; then
+    echo "RESULT name=phase ok=0 phase=$name rc=$rc"
+    failed=$((failed + 1))
+  fi
+  return "$rc"
+}
+
+CHECK=(perf/_gpu_check.py)
+phase prepare 90 "$PYTHON" "${CHECK[@]}" prepare "$WORK" || { echo "RESULT name=summary ok=0 failed=1"; exit 1; }
+phase masking 40 "$PYTHON" "${CHECK[@]}" masking "$WORK"
+declare -A limits=([lora]=110 [full]=140)
+for mode in lora full; do
+  phase "train_$mode" "${limits[$mode]}" "$PYTHON" -m mis.train --recipe "$WORK/recipe-$mode.yaml" \
+    --model "$WORK/model" --data "$WORK/data" --out "$WORK/out-$mode" \
+    && phase "result_$mode" 10 "$PYTHON" "${CHECK[@]}" train "$WORK" "$mode"
+  rm -rf "$WORK/out-$mode"
+done
+phase generate 80 "$PYTHON" "${CHECK[@]}" generate "$WORK"
+echo "RESULT name=summary ok=$(( failed == 0 )) failed=$failed wall_s=$(( $(date +%s) - start ))"
+exit $(( failed > 0 ))
