@@ -129,12 +129,15 @@ def prepare(work: Path) -> None:
     write_mis_layout(samples, work / "data")
     for mode in ("lora", "full"):
         recipe(work, mode)
+    import huggingface_hub
     import peft
+    import pyarrow
     import transformers
     import trl
 
     result("prepare", ok=1, torch=torch.__version__, transformers=transformers.__version__,
-           trl=trl.__version__, peft=peft.__version__, params_b=counts["total"] / 1e9,
+           trl=trl.__version__, peft=peft.__version__, pyarrow=pyarrow.__version__,
+           hub=huggingface_hub.__version__, params_b=counts["total"] / 1e9,
            lm_b=counts["lm"] / 1e9, vision_b=counts["vision"] / 1e9, wall_s=time.perf_counter() - start)
 
 

@@ -5,22 +5,23 @@
 # (values in perf/_gpu_check.py, ~8.3B parameters; MODEL=internvl: InternVL2.5-8B's, ~8.1B, as a second
 # call), its processor from `mis.models.tiny` resized to 14 px patches, 16 samples of two 448 px images.
 #
-#   bash perf/gpu_check.sh [WORK_DIR]                 # on the GPU machine; WORK_DIR needs ~40 GB free
+#   bash perf/gpu_check.sh [WORK_DIR]                 # on the GPU machine; WORK_DIR needs ~50 GB free
 #   SMOKE=1 bash perf/gpu_check.sh /tmp/gpu-smoke     # same script, CPU-sized model (tests/perf runs it)
 #
 # Phases, each under its own `timeout` (seconds: expected on one H100 / limit), 8 minutes at most in all:
-#   prepare   build the model on the GPU in bf16, save it (~16.6 GB), data, recipes    ~60  / 90
-#   masking   label_problems() on 2 rows + every sample built once, as `mis train`     ~15  / 40
-#   lora      `python -m mis.train`, LoRA r=16 on every LM linear, 5 steps x batch 2  ~70  / 110 (+10)
-#   full      the same, full fine-tuning (vision frozen, Adafactor), 5 steps; saves    ~100 / 140 (+10)
-#   generate  mis.models._engine (hfvlm's loading + batched forward), batch 1, 8, 32   ~50  / 80
-# (+10: reading the run's train_log.json into its RESULT line). Limits add up to 480 s; a phase that
-# overruns is killed, reported, and the next phase runs.
+#   prepare   build the model on the GPU in bf16, save it (~16.6 GB), data, recipes    ~55  / 80
+#   masking   label_problems() on 2 rows + every sample built once, as `mis train`     ~15  / 30
+#   lora      `python -m mis.train`, LoRA r=16 on every LM linear, 5 steps x batch 2  ~50  / 90 (+10)
+#   full      the same, full fine-tuning (vision frozen, Adafactor), 5 steps; writes   ~110 / 180 (+10)
+#             the weights twice (the last checkpoint, then OUT: ~33 GB), deleted after
+#   generate  mis.models._engine (hfvlm's loading + batched forward), batch 1, 8, 32   ~40  / 70
+# (+10: reading the run's train_log.json into its RESULT line). Limits add up to 470 s; a phase that
+# overruns is killed, reported, and the next phase runs. Disk: ~50 GB at the peak (model + full run).
 # Both training runs: bf16, gradient checkpointing, max length 2048, constant lr (LoRA 1e-3, full 1e-4:
 # high enough for 5 steps to lower the loss of a random-init model; LORA_LR / FULL_LR override).
 #
 # Output: one line per measurement, `RESULT name=NAME model=LABEL key=value ...` (no spaces in values):
-#   name=prepare       ok params_b lm_b vision_b wall_s torch transformers trl peft (versions)
+#   name=prepare       ok torch transformers trl peft pyarrow hub (versions) params_b lm_b vision_b wall_s
 #   name=masking       ok problems rows layout tokens_per_sample answer_tokens_per_sample
 #                      image_tokens_per_sample longest
 #   name=train_lora    ok steps step_s first_step_s samples_s tokens_s tflops mfu peak_gib loss_first
@@ -38,7 +39,7 @@
 # Wheels (the device machine has torch 2.11, transformers 5.17, peft, accelerate and no network; it lacks
 # trl, datasets, pydantic and their dependencies): the exact list is perf/gpu_wheels.txt (versions of
 # constraints.txt; tests/perf/test_gpu_check.py keeps them equal), fetched here, where PyPI is reachable:
-#   echo /.whl/ >> .git/info/exclude && python3 perf/gpu_wheels.py .whl     # ~19 MiB, prints the total
+#   echo /.whl/ >> .git/info/exclude && python3 perf/gpu_wheels.py .whl     # 18.8 MiB, prints the total
 # inspect_ai (35 MB wheel + its dependencies) is not carried: no phase imports it (generation uses
 # mis.models._engine, the part of the hfvlm provider that is torch only). The device call (`run` tool,
 # carry [".whl"], timeout_s 600):
@@ -72,15 +73,15 @@ phase() {
 }
 
 CHECK=(perf/_gpu_check.py)
-phase prepare 90 "$PYTHON" "${CHECK[@]}" prepare "$WORK" || { echo "RESULT name=summary ok=0 failed=1"; exit 1; }
-phase masking 40 "$PYTHON" "${CHECK[@]}" masking "$WORK"
-declare -A limits=([lora]=110 [full]=140)
+phase prepare 80 "$PYTHON" "${CHECK[@]}" prepare "$WORK" || { echo "RESULT name=summary ok=0 failed=1"; exit 1; }
+phase masking 30 "$PYTHON" "${CHECK[@]}" masking "$WORK"
+declare -A limits=([lora]=90 [full]=180)
 for mode in lora full; do
   phase "train_$mode" "${limits[$mode]}" "$PYTHON" -m mis.train --recipe "$WORK/recipe-$mode.yaml" \
     --model "$WORK/model" --data "$WORK/data" --out "$WORK/out-$mode" \
     && phase "result_$mode" 10 "$PYTHON" "${CHECK[@]}" train "$WORK" "$mode"
   rm -rf "$WORK/out-$mode"
 done
-phase generate 80 "$PYTHON" "${CHECK[@]}" generate "$WORK"
+phase generate 70 "$PYTHON" "${CHECK[@]}" generate "$WORK"
 echo "RESULT name=summary ok=$(( failed == 0 )) failed=$failed wall_s=$(( $(date +%s) - start ))"
 exit $(( failed > 0 ))
