@@ -12,9 +12,9 @@
 #   prepare   build the model on the GPU in bf16, save it (~16.6 GB), data, recipes    ~55  / 80
 #   masking   label_problems() on 2 rows + every sample built once, as `mis train`     ~15  / 30
 #   lora      `python -m mis.train`, LoRA r=16 on every LM linear, 5 steps x batch 2  ~50  / 90 (+10)
-#   full      the same, full fine-tuning (vision frozen, Adafactor), 5 steps; writes   ~110 / 180 (+10)
-#             the weights twice (the last checkpoint, then OUT: ~33 GB), deleted after
 #   generate  mis.models._engine (hfvlm's loading + batched forward), batch 1, 8, 32   ~40  / 70
+#   full      the same as lora, full fine-tuning (vision frozen, Adafactor), 5 steps;  ~110 / 180 (+10)
+#             writes the weights twice (last checkpoint, then OUT: ~33 GB; deleted after), so it runs last
 # (+10: reading the run's train_log.json into its RESULT line). Limits add up to 470 s; a phase that
 # overruns is killed, reported, and the next phase runs. Disk: ~50 GB at the peak (model + full run).
 # Both training runs: bf16, gradient checkpointing, max length 2048, constant lr (LoRA 1e-3, full 1e-4:
@@ -43,17 +43,18 @@
 # inspect_ai (35 MB wheel + its dependencies) is not carried: no phase imports it (generation uses
 # mis.models._engine, the part of the hfvlm provider that is torch only). The device call (`run` tool,
 # carry [".whl"], timeout_s 600):
-#   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-#     .whl/*.whl && export PYTHONPATH=/tmp/site || exit; PYTHON=python3 bash perf/gpu_check.sh /tmp/mis-gpu
+#   set -o pipefail; python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+#     --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit
+#   PYTHON=python3 bash perf/gpu_check.sh /tmp/mis-gpu 2>&1 | tee "$OUT/gpu_check.log"
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
-WORK=${1:-${OUT:-/tmp}/mis-gpu-check}
+WORK=${1:-/tmp/mis-gpu-check}  # not under the device's $OUT: what is there is sent back
 export SMOKE=${SMOKE:-0} MODEL=${MODEL:-qwen2_vl} PEAK_TFLOPS=${PEAK_TFLOPS:-989}
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 export TOKENIZERS_PARALLELISM=false
 rm -rf "$WORK" && mkdir -p "$WORK"
-[ "$SMOKE" = 1 ] || nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+[ "$SMOKE" = 1 ] || { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; df -h "$WORK"; }
 
 start=$(date +%s)
 failed=0
@@ -75,13 +76,15 @@ phase() {
 CHECK=(perf/_gpu_check.py)
 phase prepare 80 "$PYTHON" "${CHECK[@]}" prepare "$WORK" || { echo "RESULT name=summary ok=0 failed=1"; exit 1; }
 phase masking 30 "$PYTHON" "${CHECK[@]}" masking "$WORK"
-declare -A limits=([lora]=90 [full]=180)
-for mode in lora full; do
-  phase "train_$mode" "${limits[$mode]}" "$PYTHON" -m mis.train --recipe "$WORK/recipe-$mode.yaml" \
-    --model "$WORK/model" --data "$WORK/data" --out "$WORK/out-$mode" \
-    && phase "result_$mode" 10 "$PYTHON" "${CHECK[@]}" train "$WORK" "$mode"
-  rm -rf "$WORK/out-$mode"
-done
+# train MODE LIMIT_S: one `mis train` run, then its RESULT line; its output folder is deleted after
+train() {
+  phase "train_$1" "$2" "$PYTHON" -m mis.train --recipe "$WORK/recipe-$1.yaml" \
+    --model "$WORK/model" --data "$WORK/data" --out "$WORK/out-$1" \
+    && phase "result_$1" 10 "$PYTHON" "${CHECK[@]}" train "$WORK" "$1"
+  rm -rf "$WORK/out-$1"
+}
+train lora 90
 phase generate 70 "$PYTHON" "${CHECK[@]}" generate "$WORK"
+train full 180
 echo "RESULT name=summary ok=$(( failed == 0 )) failed=$failed wall_s=$(( $(date +%s) - start ))"
 exit $(( failed > 0 ))
