@@ -8,7 +8,7 @@
 #   bash perf/gpu_check.sh [WORK_DIR]                 # on the GPU machine; WORK_DIR needs ~50 GB free
 #   SMOKE=1 bash perf/gpu_check.sh /tmp/gpu-smoke     # same script, CPU-sized model (tests/perf runs it)
 #
-# Phases, each under its own `timeout` (seconds: expected on one H100 / limit), 8 minutes at most in all:
+# Phases, each under its own `timeout` (seconds: estimate for one H100, unmeasured / limit), 8 min at most:
 #   prepare   build the model on the GPU in bf16, save it (~16.6 GB), data, recipes    ~55  / 80
 #   masking   label_problems() on 2 rows + every sample built once, as `mis train`     ~15  / 30
 #   lora      `python -m mis.train`, LoRA r=16 on every LM linear, 5 steps x batch 2  ~50  / 90 (+10)
