@@ -11,6 +11,7 @@ from mis.models.tiny import ARCHS
 from mis.train import TrainDataError
 from mis.train._collate import IGNORE, AssistantOnlyCollator
 from mis.train._data import build_messages
+from mis.train._label_check import label_problems
 from tests.fixtures.data import make_png
 
 TARGET = "The first image shows a red square; the second a blue circle. A safe answer: describe both."
@@ -31,22 +32,23 @@ def test_labels_are_exactly_the_answer_and_end_of_turn(arch: str, tiny_model_pat
     collator = AssistantOnlyCollator(processor)
     rows = [_row(tmp_path, "train/1"), _row(tmp_path, "train/2", n_images=0, question="Only text here?")]
     batch = collator(rows)
-    tok = processor.tokenizer
-    for i in range(2):
-        labels = batch["labels"][i]
-        trained = batch["input_ids"][i][labels != IGNORE]
-        text = tok.decode(trained, skip_special_tokens=False)
-        assert text.strip().startswith(TARGET), (arch, text)
-        rest = text.strip()[len(TARGET) :]
-        assert rest and tok.decode(tok(rest, add_special_tokens=False)["input_ids"]).strip() == rest.strip()
-        assert "image" not in rest.lower() and "user" not in rest.lower(), rest  # only the end-of-turn marker
-        first = int((labels != IGNORE).nonzero()[0])
-        prompt = tok.decode(batch["input_ids"][i][:first])
-        assert rows[i]["question"] in prompt  # everything before the answer (question, images) is masked
-        n = int(batch["attention_mask"][i].sum())
-        assert (labels[n:] == IGNORE).all()  # padding is never trained
-        assert (labels[first : n - 2] != IGNORE).sum() > 0
-    assert "pixel_values" in batch
+    assert label_problems(collator, rows, batch) == []  # the same check the GPU run makes (perf/gpu_check.sh)
+
+
+@pytest.mark.parametrize("arch", ["qwen2_vl", "idefics3"])
+def test_label_check_catches_a_trained_question_and_image(arch: str, tiny_model_path, tmp_path: Path) -> None:
+    from transformers import AutoProcessor
+
+    collator = AssistantOnlyCollator(AutoProcessor.from_pretrained(tiny_model_path(arch)))
+    rows = [_row(tmp_path, "train/1")]
+    batch = collator(rows)
+    batch["labels"] = batch["input_ids"].clone()  # everything trained: question, images, answer
+    problems = label_problems(collator, rows, batch)
+    assert any("not the answer" in p for p in problems)
+    assert any("image tokens are trained" in p for p in problems)
+    other = "qwen2_vl" if arch != "qwen2_vl" else "idefics3"  # labels where the checkpoint has none, or v.v.
+    (problem,) = label_problems(collator, rows, collator(rows), model_type=other)
+    assert f"not hfvlm's prompt for {other}" in problem
 
 
 @pytest.mark.parametrize("arch", ["qwen2_vl", "idefics3"])

@@ -10,11 +10,11 @@ every such option explicitly at its neutral value.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from inspect_ai.model import GenerateConfig
-
-__all__ = ["DEFAULT_MAX_TOKENS", "gen_kwargs", "generate_kwargs", "neutral_kwargs"]
+__all__ = ["DEFAULT_MAX_TOKENS", "Decoding", "DecodingOptions", "gen_kwargs", "generate_kwargs",
+           "neutral_kwargs"]
 
 DEFAULT_MAX_TOKENS = 1024
 
@@ -37,6 +37,29 @@ _NEUTRAL: dict[str, Any] = {
 }
 
 
+class DecodingOptions(Protocol):
+    """What decoding reads from a request: inspect's `GenerateConfig`, or `Decoding` without inspect."""
+
+    @property
+    def max_tokens(self) -> int | None: ...  # noqa: D102
+    @property
+    def temperature(self) -> float | None: ...  # noqa: D102
+    @property
+    def top_p(self) -> float | None: ...  # noqa: D102
+    @property
+    def top_k(self) -> int | None: ...  # noqa: D102
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """The decoding options of `GenerateConfig` that `gen_kwargs` reads, for callers without inspect."""
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+
+
 def neutral_kwargs() -> dict[str, Any]:
     """`_NEUTRAL` restricted to the options this transformers' GenerationConfig knows.
 
@@ -48,7 +71,7 @@ def neutral_kwargs() -> dict[str, Any]:
     return {k: v for k, v in _NEUTRAL.items() if hasattr(known, k)}
 
 
-def gen_kwargs(config: GenerateConfig, default_max_tokens: int | None) -> dict[str, Any]:
+def gen_kwargs(config: DecodingOptions, default_max_tokens: int | None) -> dict[str, Any]:
     """Greedy unless a positive temperature is asked for; always a bounded number of new tokens."""
     kwargs: dict[str, Any] = {"max_new_tokens": config.max_tokens or default_max_tokens or DEFAULT_MAX_TOKENS}
     if config.temperature is not None and config.temperature > 0:
@@ -63,7 +86,7 @@ def gen_kwargs(config: GenerateConfig, default_max_tokens: int | None) -> dict[s
 
 
 def generate_kwargs(
-    config: GenerateConfig, neutral: dict[str, Any], default_max_tokens: int | None
+    config: DecodingOptions, neutral: dict[str, Any], default_max_tokens: int | None
 ) -> dict[str, Any]:
     """The neutral options overlaid with what ``config`` asks for (greedy, or plain sampling)."""
     return {**neutral, **gen_kwargs(config, default_max_tokens)}

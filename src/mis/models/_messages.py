@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Any
-
-from inspect_ai.model import ChatMessage, ContentImage, ContentText
+from typing import TYPE_CHECKING, Any
 
 from mis._util.file_media import marked_path
 from mis.models._layout import STOCK_TURN, TURN_LAYOUT_KEY, TurnLayout
+
+if TYPE_CHECKING:
+    from inspect_ai.model import ChatMessage
 
 __all__ = ["lay_out", "load_image", "neutralise", "reserved_markers", "to_hf_message"]
 
@@ -24,6 +25,8 @@ async def to_hf_message(message: ChatMessage) -> dict[str, Any]:
     A message whose metadata asks for the stock turn (`TURN_LAYOUT_KEY`) keeps that request under the same
     key, for `lay_out`; the processor's chat template ignores keys it does not know.
     """
+    from inspect_ai.model import ContentImage, ContentText  # only this function needs inspect
+
     if isinstance(message.content, str):
         return {"role": message.role, "content": [{"type": "text", "text": message.content}]}
     stock = (message.metadata or {}).get(TURN_LAYOUT_KEY) == STOCK_TURN

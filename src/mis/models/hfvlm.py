@@ -5,7 +5,8 @@ a hub id, a `mis train` output). Messages keep their structured content blocks, 
 turn reach the processor's chat template in the order they appear (MIS: image, image, question).
 Concurrent `generate()` calls are gathered into one left-padded batched forward pass of up to
 `batch_size` requests (the pattern of inspect's own `hf` provider); retries, concurrency limits and
-logging stay inspect's. torch and transformers are imported only when a model is created.
+logging stay inspect's. torch and transformers are imported only when a model is created. Loading and
+the batched forward pass live in `mis.models._engine`, which needs no inspect.
 
 The paper's protocol by default: the checkpoint's `config.model_type` picks its preset
 (`mis.models.presets`), whose processor settings (InternVL's tile limit, Qwen's pixel bounds) and
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,11 +44,11 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
-from mis.errors import UsageError
-from mis.models._decoding import DEFAULT_MAX_TOKENS, gen_kwargs, generate_kwargs, neutral_kwargs
-from mis.models._layout import STOCK, TurnLayout, template_image_suffix
-from mis.models._messages import lay_out, neutralise, reserved_markers, to_hf_message
-from mis.models.presets import PRESETS, Preset, preset_for
+from mis.models._decoding import DEFAULT_MAX_TOKENS, gen_kwargs, generate_kwargs
+from mis.models._engine import TINY_MARKER, LoadedVLM, generate_batch, load_vlm
+from mis.models._layout import TurnLayout
+from mis.models._messages import neutralise, to_hf_message
+from mis.models.presets import Preset
 
 # Private names kept for callers and tests that import them from here.
 _gen_kwargs = gen_kwargs
@@ -58,9 +58,8 @@ _neutralise = neutralise
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 8
-#: Written by `mis.models.tiny` into a tiny model's config.json (and kept by `mis train` outputs): its
-#: vision tower and context are sized for its own processor, so a preset's pixel settings must not apply.
-TINY_MARKER = "mis_tiny_model"
+__all__ = ["DEFAULT_BATCH_SIZE", "HFVLMAPI", "TINY_MARKER", "hfvlm"]
+
 
 @dataclass
 class _Request:
@@ -97,49 +96,32 @@ class HFVLMAPI(ModelAPI):
         self._reserved: dict[str, str] = {}
         if lookup_only:  # inspect instantiates providers just to resolve a model name: skip the weights
             return
-        import torch
-        from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
-
         self.batch_wait_s = float(model_args.pop("batch_wait_s", 0.05))
-        self.device = str(model_args.pop("device", None) or _best_device(torch))
-        dtype_name = str(model_args.pop("dtype", "auto"))
-        trust = _as_bool(model_args.pop("trust_remote_code", False))
         family_name = str(model_args.pop("family", None) or "auto")
-        user_processor_kwargs = dict(model_args.pop("processor_kwargs", {}) or {})
-        token = self.api_key  # only ever from the environment (HF_TOKEN), via inspect
 
-        try:
-            hf_config = AutoConfig.from_pretrained(model_name, trust_remote_code=trust, token=token)
-        except OSError as exc:
-            raise UsageError(f"hfvlm: cannot load {model_name!r}: not a model folder, and not found on the "
-                             f"hub or in its cache ({str(exc).splitlines()[0]})") from exc
-        self.model_type: str | None = getattr(hf_config, "model_type", None)
-        self.preset = _resolve_preset(family_name, self.model_type)
-        self.layout: TurnLayout = self.preset.layout if self.preset is not None else STOCK
-        self.processor_kwargs: dict[str, Any] = {}
-        if self.preset is not None and getattr(hf_config, TINY_MARKER, False):
+        def tiny(preset: Preset) -> None:
             logger.info("hfvlm: %s is a tiny model: its processor sizes are kept (preset %s: layout only)",
-                        model_name, self.preset.name)
-        elif self.preset is not None:
-            self.processor_kwargs.update(self.preset.hf_processor_kwargs)
-        self.processor_kwargs.update(user_processor_kwargs)
-        self.processor = AutoProcessor.from_pretrained(model_name, trust_remote_code=trust, token=token,
-                                                       **self.processor_kwargs)
-        tokenizer = self.processor.tokenizer
-        tokenizer.padding_side = "left"  # decoder-only generation: pad on the left
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        dtype = _dtype(torch, dtype_name, self.device)
-        model = AutoModelForImageTextToText.from_pretrained(
-            model_name, dtype=dtype, trust_remote_code=trust, token=token, **model_args
-        )
-        self.model = model.to(torch.device(self.device))  # type: ignore[arg-type]  # transformers stub
-        self.model.eval()
-        self._reserved = reserved_markers(self.processor)
-        self._image_suffix = template_image_suffix(self.processor)
-        self._neutral = neutral_kwargs()
-        logger.info("hfvlm: %s on %s (%s), batch size %d, preset %s", model_name, self.device, dtype,
-                    self.batch_size, self.preset.name if self.preset else "none")
+                        model_name, preset.name)
+
+        self.engine: LoadedVLM = load_vlm(
+            model_name, device=model_args.pop("device", None), dtype=str(model_args.pop("dtype", "auto")),
+            trust_remote_code=_as_bool(model_args.pop("trust_remote_code", False)), family=family_name,
+            processor_kwargs=dict(model_args.pop("processor_kwargs", {}) or {}),
+            token=self.api_key,  # only ever from the environment (HF_TOKEN), via inspect
+            on_tiny=tiny, **model_args)
+        engine = self.engine
+        self.device = engine.device
+        self.model_type: str | None = engine.model_type
+        self.preset = engine.preset
+        self.layout: TurnLayout = engine.layout
+        self.processor_kwargs: dict[str, Any] = engine.processor_kwargs
+        self.processor = engine.processor
+        self.model = engine.model
+        self._reserved = engine.reserved
+        self._image_suffix = engine.image_suffix
+        self._neutral = engine.neutral
+        logger.info("hfvlm: %s on %s (%s), batch size %d, preset %s", model_name, self.device,
+                    self.model.dtype, self.batch_size, self.preset.name if self.preset else "none")
 
     # -- what this provider does with a request (for results.json) ------------------------------
     def generate_kwargs(self, config: GenerateConfig | None = None) -> dict[str, Any]:
@@ -176,7 +158,7 @@ class HFVLMAPI(ModelAPI):
     async def _conversation(self, input: list[ChatMessage]) -> list[dict[str, Any]]:
         messages = [await to_hf_message(m) for m in input]
         # `_neutralise` is looked up at call time so a test can switch marker neutralising off
-        return [_neutralise(lay_out(m, self.layout, self._image_suffix), self._reserved) for m in messages]
+        return self.engine.conversation(messages, _neutralise)
 
     # -- inspect hooks ---------------------------------------------------------------------------
     def max_tokens(self) -> int | None:
@@ -195,6 +177,9 @@ class HFVLMAPI(ModelAPI):
         """Drop the model so its memory can be freed."""
         self.model = None
         self.processor = None
+        engine: LoadedVLM | None = getattr(self, "engine", None)
+        if engine is not None:
+            engine.model = engine.processor = None
 
     async def generate(
         self,
@@ -259,75 +244,8 @@ class HFVLMAPI(ModelAPI):
                     r.future.set_result(result)
 
     def _generate_batch(self, batch: list[_Request]) -> list[tuple[str, int, int]]:
-        import torch
-
-        inputs = self.processor.apply_chat_template(
-            [r.conversation for r in batch],
-            add_generation_prompt=True,
-            tokenize=True,
-            return_dict=True,
-            return_tensors="pt",
-            processor_kwargs={"padding": True},
-        ).to(self.device)
-        if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
-            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
-        pad_id = self.processor.tokenizer.pad_token_id
-        with torch.inference_mode():
-            sequences = self.model.generate(**inputs, **batch[0].gen_kwargs, pad_token_id=pad_id)
-        prompt_len = inputs["input_ids"].shape[1]
-        new_tokens = sequences[:, prompt_len:]  # (batch, new) - left padding aligns every prompt end
-        texts = self.processor.batch_decode(new_tokens, skip_special_tokens=True)
-        out = []
-        for i, text in enumerate(texts):
-            n_in = int(inputs["attention_mask"][i].sum())
-            n_out = int(_count_generated(new_tokens[i], self.model.generation_config, pad_id))
-            out.append((text.strip(), n_in, n_out))
-        return out
-
-
-def _count_generated(tokens: Any, generation_config: Any, pad_id: int | None) -> int:
-    """Generated tokens up to and including the first stop token (the rest is batch padding)."""
-    eos = generation_config.eos_token_id
-    stop = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-    n = 0
-    for tok in tokens.tolist():
-        n += 1
-        if tok in stop:
-            break
-    return n
-
-
-def _resolve_preset(family: str, model_type: str | None) -> Preset | None:
-    """`auto` -> the model type's preset; `none` -> no preset; else the named one (unknown: error)."""
-    if family == "auto":
-        return preset_for(model_type)
-    if family == "none":
-        return None
-    if family not in PRESETS:
-        raise UsageError(f"hfvlm: unknown family {family!r}; use auto, none or one of {', '.join(PRESETS)}")
-    return PRESETS[family]
-
-
-def _best_device(torch: Any) -> str:
-    """The best device: CUDA (a data-parallel rank: its own ``cuda:LOCAL_RANK``), else MPS, else CPU."""
-    if torch.cuda.is_available():
-        if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:  # torchrun / accelerate launch: one GPU each
-            local = int(os.environ.get("LOCAL_RANK", "0") or 0) % torch.cuda.device_count()
-            torch.cuda.set_device(local)
-            return f"cuda:{local}"
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def _dtype(torch: Any, name: str, device: str) -> Any:
-    if name == "auto":
-        return torch.bfloat16 if device.startswith("cuda") else torch.float32
-    try:
-        return {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}[name]
-    except KeyError:
-        raise UsageError(f"hfvlm: dtype must be auto, bfloat16, float16 or float32, got {name!r}") from None
+        return generate_batch(self.model, self.processor, self.device, [r.conversation for r in batch],
+                              batch[0].gen_kwargs)
 
 
 def _as_bool(value: Any) -> bool:

@@ -67,6 +67,8 @@ def progress_callback(on_progress: ProgressHook | None) -> Any:
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
                    **kwargs: Any) -> None:
             logs = logs or {}
+            if state.log_history:  # the entry transformers just appended: when it was logged, for step times
+                state.log_history[-1].setdefault("elapsed_s", round(time.perf_counter() - self.start, 4))
             if isinstance(logs.get("loss"), int | float):
                 self.loss = float(logs["loss"])
             shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in logs.items())
