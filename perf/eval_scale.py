@@ -2,7 +2,7 @@
 
     PYTHONPATH=src .venv/bin/python perf/eval_scale.py [--n 200 1000] [--latency 0 1] [--connections 64]
         [--image-px 1024] [--repeats 3] [--variants authors mis-eval] [--authors-limit 200] [--keep]
-        [--json OUT.json]
+        [--json OUT.json] [--baseline-src OTHER_CHECKOUT/src]
 
 Builds a MIS-layout set (``mis_hard.json`` + ``hard_image/<id>/object{1,2}.png``, photo-like PNGs of
 1.4-2.2 MB at 1024 px; see `_scale_data.py`), starts the project's own OpenAI-compatible test server
@@ -14,7 +14,9 @@ interleaved (A, B, A, B ...), each as a subprocess whose whole process tree is m
   strictly one sample at a time, both images base64-encoded into each request with the `openai` client;
 - ``mis-eval``: ``mis eval --split hard --model openai-api/scale/model --judge openai-api/scale/judge``
   with ``--max-connections`` / ``--judge-max-connections`` = ``--connections``;
-- ``mis-judge`` (optional): ``mis judge`` on a responses file of the same set.
+- ``mis-judge`` (optional): ``mis judge`` on a responses file of the same set;
+- ``base-eval`` / ``base-judge``: the same two commands importing mis from ``--baseline-src`` (e.g. a git
+  worktree of the previous commit), interleaved with this checkout's, with the ratios printed.
 
 Every run is checked: exit status 0 and metrics equal to what the server's scripted verdicts imply
 (a run that did less work is an error, never a number). Per variant it prints wall time, CPU ms per

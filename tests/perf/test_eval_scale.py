@@ -48,6 +48,31 @@ def test_tiny_run_prints_checked_numbers(tmp_path: Path) -> None:
     assert not (tmp_path / "work").exists()  # cleaned up without --keep
 
 
+@pytest.mark.slow
+def test_baseline_variant_runs_another_checkout_and_prints_its_ratio(tmp_path: Path) -> None:
+    """base-eval imports mis from --baseline-src (here a copy of src/ with a marker module)."""
+    import shutil
+
+    base = tmp_path / "base-src"
+    shutil.copytree(PERF.parent / "src", base, ignore=shutil.ignore_patterns("__pycache__"))
+    marker = tmp_path / "imported-from-baseline"
+    (base / "mis" / "__init__.py").write_text((base / "mis" / "__init__.py").read_text() + "\n"
+                                              f"open({str(marker)!r}, 'w').close()\n")
+    report = tmp_path / "report.json"
+    proc = subprocess.run(
+        [sys.executable, str(PERF / "eval_scale.py"), "--n", "4", "--image-px", "64", "--latency", "0",
+         "--connections", "4", "--variants", "mis-eval", "base-eval", "--baseline-src", str(base),
+         "--cache", str(tmp_path / "cache"), "--work", str(tmp_path / "work"), "--json", str(report)],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert marker.exists()  # the baseline run really imported the other checkout
+    data = json.loads(report.read_text())
+    cells = {c["variant"]: c for c in data["cells"]}
+    (ratio,) = [r for r in data["ratios"] if r["kind"] == "vs_baseline"]
+    assert ratio["wall"] == pytest.approx(cells["base-eval"]["wall_s"][1] / cells["mis-eval"]["wall_s"][1])
+    assert "baseline / this checkout: wall" in proc.stdout
+
+
 def test_every_file_has_its_own_bytes_but_pool_pixels(tmp_path: Path) -> None:
     from PIL import Image
 
