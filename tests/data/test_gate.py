@@ -343,3 +343,22 @@ def test_validate_fills_the_cache_that_evaluation_reads(
     kept, invalid = gate_samples(get("mis"), str(data), samples, ImagePolicy())
     want = [[hashlib.sha256(p.read_bytes()).hexdigest() for p in s.image_paths()] for s in samples]
     assert not invalid and [s.metadata["image_sha256"] for s in kept] == want
+
+
+
+@pytest.mark.parametrize("inflater", ["zlib", "isal"])
+def test_a_highly_compressed_image_decodes_with_either_inflater(root: Path, inflater: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """3 KB of IDAT inflating to 1.7 MB (a plain 760 px render): ISA-L takes the whole input at once and
+    hands out what is over each call's max_length on later calls, with no unconsumed input left."""
+    from mis.data import _gate
+
+    lib = pytest.importorskip("isal.isal_zlib") if inflater == "isal" else zlib
+    monkeypatch.setattr(_gate, "_INFLATE", lib)
+    Image.new("RGB", (760, 760), "white").save(root / "white.png")
+    check = ImageGate(root).check("white.png")
+    assert check.ok, check.message
+    assert (check.width, check.height) == (760, 760)
+    png = (root / "white.png").read_bytes()
+    (root / "cut.png").write_bytes(png[: len(png) - 40])  # inside the IDAT: refused, not hung
+    assert ImageGate(root).check("cut.png").code in ("truncated", "corrupt")

@@ -209,12 +209,16 @@ def _check_png(fh: BinaryIO, max_pixels: int, digest: Any) -> tuple[int, int]:
                     raise _Refused("corrupt", "IDAT before IHDR")
                 seen_idat = True
                 data = piece
-                while data and not inflater.eof:
+                # until the chunk's input is used up AND no output is pending: ISA-L takes all the input at
+                # once and hands out what is over max_length on later calls (zlib keeps it as unconsumed_tail)
+                while not inflater.eof:
                     try:
                         out = inflater.decompress(data, _PIECE)
                     except _INFLATE_ERRORS as exc:
                         raise _Refused("corrupt", f"pixel data does not inflate ({exc})") from exc
                     data = inflater.unconsumed_tail
+                    if not out and not data:
+                        break
                     if produced + len(out) > expected:
                         raise _Refused("corrupt", "more pixel data than the header declares")
                     if stride:  # every row starts with a filter type 0-4
