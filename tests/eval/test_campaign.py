@@ -178,8 +178,10 @@ def test_failed_cell_is_reported_and_the_others_finish(tmp_path: Path) -> None:
     assert states["f-good/mis_hard"].state == states["f-good/mossbench"].state == "done"
     for cell in ("f-bad/mis_hard", "f-bad/mossbench"):
         assert states[cell].state == "failed"
-        # the runner's own reason: the model's error, and what is kept for a rerun
-        assert "ModelGenerateError" in states[cell].reason and "0 of" in states[cell].reason
+        # the runner's own reason: the provider's error line (not inspect's request dump), what is kept
+        reason = states[cell].reason
+        assert "Error code: 400" in reason and "rejects every" in reason and "0 of" in reason
+        assert "Request:" not in reason and "image_url" not in reason
     check_cells_once(out, cell_names(["f-good"]))
     from mis.cli import app
 
