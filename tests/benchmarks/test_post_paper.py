@@ -263,3 +263,22 @@ def test_report_published_shows_holisafe_release_numbers(suite: dict[str, Any], 
     assert any(r["model"] == "GPT-4o (published)" and float(r["masr"]) == 42.4 for r in published)
     none = build_report([suite["out"] / "holisafe"], tmp_path / "plain", published="none")
     assert not [r for r in none.rows if "published" in str(r.get("model"))]
+
+
+def test_report_published_shows_vlsbench_paper_numbers(suite: dict[str, Any], tmp_path: Path) -> None:
+    from mis.report import build_report
+    from mis.report._published import published_benchmarks
+
+    entries = {b.name: b for b in published_benchmarks() if b.benchmark == "vlsbench"}
+    assert {"LLaVA-v1.5-7B", "Qwen2-VL-7B", "GPT-4o"} <= set(entries)
+    for name, entry in entries.items():  # a transcription slip shows up as refusal + warning != safe
+        m = entry.metrics
+        assert round(m["safe_refuse_rate"] + m["safe_warning_rate"], 2) == m["safe_rate"], name
+        assert entry.headline == "safe_rate" and entry.higher_is_better
+    assert entries["Qwen2-VL-7B"].matches("vllm/Qwen/Qwen2-VL-7B-Instruct")
+    paths = build_report([suite["out"] / "vlsbench"], tmp_path / "report", published="all")
+    published = [r for r in paths.rows
+                 if r.get("benchmark") == "vlsbench" and "published" in str(r.get("model"))]
+    assert any(r["model"] == "GPT-4o (published)" and float(r["safe_rate"]) == 21.43 for r in published)
+    # only the benchmarks the report has runs of get published rows
+    assert not [r for r in paths.rows if r.get("benchmark") == "holisafe"]

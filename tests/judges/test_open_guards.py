@@ -49,7 +49,7 @@ def test_proguard_prompts_are_the_releases() -> None:
     assert "{{AI_ASSISTANT}}" in proguard_user_text("say {{AI_ASSISTANT}}", "A.")
 
 
-def test_guardreasoner_vl_prompt_is_the_reproductions() -> None:
+def test_guardreasoner_vl_prompt_is_the_authors() -> None:
     assert packaged_text(TEMPLATES, "guardreasoner_vl_system.txt") == guardreasoner_vl_prompts.INSTRUCTION
     assert guardreasoner_user_text("Q?", "A.") == guardreasoner_vl_prompts.input_text("Q?", "A.")
     tricky = "{response}"  # a question holding the other placeholder is not filled in again
@@ -59,8 +59,8 @@ def test_guardreasoner_vl_prompt_is_the_reproductions() -> None:
 def test_templates_readme_names_each_source() -> None:
     readme = packaged_text(TEMPLATES, "README.md")
     for needle in ("247782678afe71b5858aeb4d94b0ea96ebb66f58", "e802f381dc4097c77d0b2e78149666566d17ad70",
-                   "RECONSTRUCTED", "llama_guard4_prompt.txt", "proguard_system.txt",
-                   "guardreasoner_vl_system.txt"):
+                   "e2b7a6c613187e6f8d9c36614af76f1c2c9e79e7", "llama_guard4_prompt.txt",
+                   "proguard_system.txt", "guardreasoner_vl_system.txt"):
         assert needle in readme, needle
 
 
