@@ -33,7 +33,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def _read_umask() -> int:
-    """The process umask, read once at import (mkstemp makes 0600 files; a result file gets the usual mode)."""
+    """The process umask, read once at import (mkstemp makes 0600 files; results get the usual mode)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
