@@ -230,8 +230,8 @@ def measure_cell(variant: str, n: int, latency: float, set_folder: Path, server:
         cmd = variant_command(variant, set_folder, out, server.base_url, args, limit)
         if args.tty:
             cmd = [sys.executable, "-c", PTY_WRAPPER, *cmd]
-        # (every mis command runs with --no-judge-cache: the scripted model answers every run alike, so a judge
-        # cache shared through a warm MIS_CACHE_DIR would answer later runs without a request)
+        # (every mis command runs with --no-judge-cache: the scripted model answers every run alike, so a
+        # judge cache shared through a warm MIS_CACHE_DIR would answer later runs without a request)
         # the image gate's verdicts live in MIS_CACHE_DIR: a fresh folder per run (cold: the first model on
         # this data), or one folder the harness filled before measuring (warm: every later model)
         cache = work / "mis-cache-warm" if args.gate == "warm" else work / "mis-cache" / tag

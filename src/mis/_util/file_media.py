@@ -10,8 +10,9 @@ into a request depends on the provider (:func:`inline_at_the_boundary`):
 - providers that send through the ``openai`` client (OpenAI, vLLM, any OpenAI-compatible server): the
   markers stay in the messages down to the request body, and :func:`splice` puts each image's base64 into
   the body's bytes in its marker's place (:mod:`mis._util.fast_json` hooks the client). No image becomes a
-  Python string or is copied into a JSON body: the body is sent as a list of pieces, the images' pieces
-  being the shared encodings themselves;
+  Python string or passes through the JSON encoder: the body is kept as pieces (the images' pieces being
+  the shared encodings themselves) and joined only while the socket takes it, not for the whole second or
+  more that a request waits for its reply;
 - every other provider (and provider batch APIs, which write their own request files) gets ordinary data
   URIs in the messages, just before it sees them.
 
@@ -168,8 +169,7 @@ _BODY_MARK = b'"' + FILE_MARK.encode("ascii")
 class SplicedBody:
     """A request body as pieces: the JSON around the images, and each image's shared base64 in place.
 
-    ``len()`` is the body's length (sent as ``Content-Length``); iterating (sync or async) yields the
-    pieces; ``bytes()`` joins them (what the body would have been).
+    ``len()`` is the body's length (sent as ``Content-Length``); ``bytes()`` joins the pieces (the body).
     """
 
     def __init__(self, pieces: list[bytes]) -> None:
