@@ -183,11 +183,11 @@ def variant_command(variant: str, set_folder: Path, out: Path, url: str, args: a
         return [mis, "eval", "--data", str(set_folder), "--split", "hard",
                 "--model", "openai-api/scale/model", "--model-base-url", url,
                 "--judge", "openai-api/scale/judge", "--judge-base-url", url,
-                "--max-connections", c, "--judge-max-connections", c, "--out", str(out)]
+                "--max-connections", c, "--judge-max-connections", c, "--no-judge-cache", "--out", str(out)]
     responses = out.parent / f"{out.name}-responses" / "model.jsonl"
     responses_file(responses, set_folder, MODEL_RESPONSE)
     return [mis, "judge", str(responses), "--data", str(set_folder), "--judge", "openai-api/scale/judge",
-            "--judge-base-url", url, "--judge-max-connections", c, "--out", str(out)]
+            "--judge-base-url", url, "--judge-max-connections", c, "--no-judge-cache", "--out", str(out)]
 
 
 def check_run(variant: str, out: Path, ids: list[int], log: Path) -> None:
@@ -230,6 +230,8 @@ def measure_cell(variant: str, n: int, latency: float, set_folder: Path, server:
         cmd = variant_command(variant, set_folder, out, server.base_url, args, limit)
         if args.tty:
             cmd = [sys.executable, "-c", PTY_WRAPPER, *cmd]
+        # (every mis command runs with --no-judge-cache: the scripted model answers every run alike, so a
+        # judge cache shared through a warm MIS_CACHE_DIR would answer later runs without a request)
         # the image gate's verdicts live in MIS_CACHE_DIR: a fresh folder per run (cold: the first model on
         # this data), or one folder the harness filled before measuring (warm: every later model)
         cache = work / "mis-cache-warm" if args.gate == "warm" else work / "mis-cache" / tag

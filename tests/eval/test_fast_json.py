@@ -64,7 +64,7 @@ def test_values_the_client_refuses_are_refused_the_same_way() -> None:
 def test_the_openai_client_sends_orjson_bodies_to_a_real_server() -> None:
     from openai import OpenAI, _base_client
 
-    assert fast_json.install() and _base_client.openapi_dumps is fast_json.dumps
+    assert fast_json.install() and _base_client.openapi_dumps is fast_json.request_body
     with ScriptedOpenAIServer(chat=lambda body: "fine") as server:
         client = OpenAI(base_url=server.base_url, api_key="local")
         messages: Any = [{"role": "user", "content": "caf\u00e9 \u2028 line"}]

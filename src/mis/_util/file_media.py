@@ -3,9 +3,18 @@
 A run's samples carry each image as a *file marker*: a tiny data URI whose payload is ``mis-file:`` and the
 file's URI (nothing is read). inspect snapshots, logs and condenses every model input; with markers that
 is a few hundred bytes per image instead of megabytes of base64 (CPU and memory per sample), and no
-sample state holds image bytes. Just before a provider sees the messages, :func:`inline_at_the_boundary`
-swaps each marker for the file's data URI, read and encoded once per sample and shared by the model's and
-the judge's requests (:data:`ENCODED`).
+sample state holds image bytes. Each image is read and base64-encoded once per sample, shared by the
+model's and the judge's requests and released when the sample finishes (:data:`ENCODED`). How the bytes get
+into a request depends on the provider (:func:`inline_at_the_boundary`):
+
+- providers that send through the ``openai`` client (OpenAI, vLLM, any OpenAI-compatible server): the
+  markers stay in the messages down to the request body, and :func:`splice` puts each image's base64 into
+  the body's bytes in its marker's place (:mod:`mis._util.fast_json` hooks the client). No image becomes a
+  Python string or passes through the JSON encoder: the body is kept as pieces (the images' pieces being
+  the shared encodings themselves) and joined only while the socket takes it, not for the whole second or
+  more that a request waits for its reply;
+- every other provider (and provider batch APIs, which write their own request files) gets ordinary data
+  URIs in the messages, just before it sees them.
 
 ``--image-transport file``: vLLM started with ``--allowed-local-media-path DIR`` reads ``file://`` image
 URLs itself, so the client need not hold, encode or send the image bytes for the model's requests; inspect
@@ -21,7 +30,7 @@ import mimetypes
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +88,7 @@ def send_files(api: Any) -> None:
 
 # -- markers inlined at the model boundary ---------------------------------------------------------------
 class _Encoded:
-    """Data URIs of the marked files in flight: read and base64-encoded once, shared by a sample's requests.
+    """Base64 of the marked files in flight: read and encoded once, shared by a sample's requests.
 
     The model's request encodes a sample's images; the judge's request of the same sample reuses them; the
     runner releases them when the sample is finished. ``capacity`` bounds what samples that never finish
@@ -88,27 +97,33 @@ class _Encoded:
 
     def __init__(self, capacity: int = 160) -> None:
         self.capacity = capacity
-        self._uris: OrderedDict[str, str] = OrderedDict()
+        self._b64: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
         self._sha256: dict[str, tuple[tuple[int, int], str]] = {}
         self._lock = threading.Lock()
 
+    def encoded(self, path: str) -> tuple[str, bytes]:
+        """``(mime type, base64 bytes)`` of the file at ``path`` (read and encoded on first use)."""
+        with self._lock:
+            known = self._b64.get(path)
+            if known is not None:
+                self._b64.move_to_end(path)
+                return known
+        known = _encode(path)
+        with self._lock:
+            self._b64[path] = known
+            while len(self._b64) > self.capacity:
+                self._b64.popitem(last=False)
+        return known
+
     def get(self, path: str) -> str:
-        with self._lock:
-            uri = self._uris.get(path)
-            if uri is not None:
-                self._uris.move_to_end(path)
-                return uri
-        uri = _data_uri(path)
-        with self._lock:
-            self._uris[path] = uri
-            while len(self._uris) > self.capacity:
-                self._uris.popitem(last=False)
-        return uri
+        """The file's data URI as a string (for providers that take the messages as they are)."""
+        mime, b64 = self.encoded(path)
+        return f"data:{mime};base64,{b64.decode('ascii')}"
 
     def release(self, paths: Iterable[str]) -> None:
         with self._lock:
             for path in paths:
-                self._uris.pop(path, None)
+                self._b64.pop(path, None)
                 self._sha256.pop(path, None)
 
     def know(self, paths: Iterable[str], hashes: Iterable[str | None] | None) -> None:
@@ -134,16 +149,71 @@ class _Encoded:
         return known[1] if known[0] == (st.st_size, st.st_mtime_ns) else None
 
     def __len__(self) -> int:
-        return len(self._uris)
+        return len(self._b64)
 
 
 ENCODED = _Encoded()
 
 
-def _data_uri(path: str) -> str:
+def _encode(path: str) -> tuple[str, bytes]:
     mime = mimetypes.guess_type(path, strict=False)[0] or "image/png"
     with open(path, "rb") as fh:
-        return f"data:{mime};base64,{base64.b64encode(fh.read()).decode('ascii')}"
+        return mime, base64.b64encode(fh.read())
+
+
+# -- markers spliced into request bodies -----------------------------------------------------------------
+#: A marker as it appears in a JSON body: a string value that starts with the marker prefix.
+_BODY_MARK = b'"' + FILE_MARK.encode("ascii")
+
+
+class SplicedBody:
+    """A request body as pieces: the JSON around the images, and each image's shared base64 in place.
+
+    ``len()`` is the body's length (sent as ``Content-Length``); ``bytes()`` joins the pieces (the body).
+    """
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = pieces
+        self.length = sum(len(p) for p in pieces)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.pieces)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.pieces)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self.pieces:
+            yield piece
+
+
+def splice(body: bytes) -> bytes | SplicedBody:
+    """``body`` (JSON) with each file-marker string replaced by its file's data URI; unchanged without one.
+
+    A marker's payload is base64 (no quote or backslash can occur in it), so its string ends at the next
+    ``"``. The data URI is the same text :meth:`_Encoded.get` gives, so the body equals the JSON of the
+    inlined messages byte for byte.
+    """
+    start = body.find(_BODY_MARK)
+    if start < 0:
+        return body
+    pieces: list[bytes] = []
+    done = 0
+    while start >= 0:
+        begin = start + 1  # after the opening quote
+        end = body.index(b'"', begin + len(FILE_MARK))
+        path = marked_path(body[begin:end].decode("ascii"))
+        if path is None:  # pragma: no cover - every _BODY_MARK is a marker
+            raise ValueError("malformed file marker in a request body")
+        mime, b64 = ENCODED.encoded(path)
+        pieces += [body[done:begin], f"data:{mime};base64,".encode("ascii"), b64]
+        done = end
+        start = body.find(_BODY_MARK, end)
+    pieces.append(body[done:])
+    return SplicedBody(pieces)
 
 
 def inline(messages: list[ChatMessage]) -> list[ChatMessage]:
@@ -171,19 +241,37 @@ def markers_in(messages: Iterable[ChatMessage]) -> list[str]:
             if isinstance(c, ContentImage) and (path := marked_path(c.image)) is not None]
 
 
+def splices_bodies(api: Any) -> bool:
+    """Whether ``api`` sends through the ``openai`` client with mis's body hook (markers may reach it)."""
+    from mis._util import fast_json
+
+    client = getattr(api, "client", None)
+    if client is None or not fast_json.installed():
+        return False
+    from openai import AsyncOpenAI
+
+    return isinstance(client, AsyncOpenAI)
+
+
 def inline_at_the_boundary(model: Model) -> Model:
-    """Make ``model`` expand file markers into data URIs just before its provider sees the messages.
+    """Make ``model`` send file markers as the images' data URIs (see the module docstring). Idempotent.
 
     inspect snapshots, logs and condenses the messages a model is given; with markers there those are a few
     hundred bytes per image instead of megabytes of base64. The provider (any of inspect's: OpenAI,
-    Anthropic, an OpenAI-compatible server ...) still receives ordinary data URIs. Idempotent.
+    Anthropic, an OpenAI-compatible server ...) still sends ordinary data URIs: spliced into the body by
+    the ``openai`` client's hook, or put into the messages just before a provider without it sees them
+    (and for provider batch APIs, whose request files are written by inspect).
     """
     api = model.api
     if getattr(api, "_mis_inline", False):
         return model
     generate = api.generate
+    spliced = splices_bodies(api)
 
     async def generate_inline(input: list[ChatMessage], *args: Any, **kwargs: Any) -> Any:  # noqa: A002
+        config = kwargs.get("config", args[2] if len(args) > 2 else None)
+        if spliced and not getattr(config, "batch", None):
+            return await generate(input, *args, **kwargs)
         return await generate(inline(input), *args, **kwargs)
 
     api.generate = generate_inline  # type: ignore[method-assign]
