@@ -124,6 +124,9 @@ def install() -> bool:
         if not getattr(client._build_request, "_mis_spliced", False):
             client._build_request = _with_spliced_body(client._build_request)  # type: ignore[method-assign]
         logger.debug("openai request bodies: orjson, images spliced in")
+    from mis._util.file_media import enable_splicing
+
+    enable_splicing()
     return True
 
 

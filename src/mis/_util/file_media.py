@@ -241,12 +241,20 @@ def markers_in(messages: Iterable[ChatMessage]) -> list[str]:
             if isinstance(c, ContentImage) and (path := marked_path(c.image)) is not None]
 
 
+#: Set by :func:`mis._util.fast_json.install` once the ``openai`` client splices bodies.
+_SPLICING = False
+
+
+def enable_splicing() -> None:
+    """Declare the ``openai`` client's body hook installed (markers may now reach that client)."""
+    global _SPLICING
+    _SPLICING = True
+
+
 def splices_bodies(api: Any) -> bool:
     """Whether ``api`` sends through the ``openai`` client with mis's body hook (markers may reach it)."""
-    from mis._util import fast_json
-
     client = getattr(api, "client", None)
-    if client is None or not fast_json.installed():
+    if client is None or not _SPLICING:
         return False
     from openai import AsyncOpenAI
 
