@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from mis._util.paths import RealPaths
 from mis.data._errors import Problem
 
 log = logging.getLogger(__name__)
@@ -431,12 +432,13 @@ class ImageGate:
         self.formats = frozenset(f.upper() for f in formats)
         self.cache = cache if isinstance(cache, GateCache) or cache is None else GateCache(cache)
         self.hash_images = hash_images
+        self._real = RealPaths()  # each image folder resolved once per gate (a gate lives for one run)
         self._settings = f"v{GATE_VERSION}:{max_pixels}:{','.join(sorted(self.formats))}:{int(hash_images)}"
 
     def resolve(self, raw: str) -> str:
         """The real path of ``raw`` (relative to the root unless absolute), symlinks followed."""
-        path = Path(raw).expanduser()
-        return os.path.realpath(path if path.is_absolute() else self.root / path)
+        path = os.path.expanduser(raw)
+        return self._real(path if os.path.isabs(path) else os.path.join(self.root, path))
 
     def locate(self, raw: str | Path) -> ImageCheck:
         """Only the path rules: inside the root (symlinks followed) and an existing file; nothing is read."""

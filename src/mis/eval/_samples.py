@@ -19,6 +19,7 @@ from inspect_ai.dataset import Sample as InspectSample
 from inspect_ai.model import ChatMessageUser, Content, ContentImage, ContentText
 
 from mis._util.io import cache_root
+from mis._util.paths import RealPaths
 from mis.data._gate import ImageCheck
 from mis.data._gate import shared_cache_path as shared_gate_cache
 from mis.data._schema import Sample
@@ -233,8 +234,12 @@ def fingerprint_of(samples: Sequence[Sample]) -> str:
     return digest.hexdigest()
 
 
-def sample_metadata(s: Sample, text: str) -> dict[str, Any]:
-    """What every judge and the results writer read: the source fields, then the core fields (which win)."""
+def sample_metadata(s: Sample, text: str, real: RealPaths | None = None) -> dict[str, Any]:
+    """What every judge and the results writer read: the source fields, then the core fields (which win).
+
+    ``real``: a resolver shared by a batch of samples (each image folder resolved once).
+    """
+    real = real or RealPaths()
     return {
         **s.metadata,
         "uid": s.uid,
@@ -244,7 +249,7 @@ def sample_metadata(s: Sample, text: str) -> dict[str, Any]:
         "sub_category": s.sub_category,
         "question": s.question,
         "prompt_text": text,
-        "images": [str(p.resolve()) for p in s.image_paths()],
+        "images": [real(p) for p in s.image_paths()],
     }
 
 
@@ -285,15 +290,17 @@ def _laid_out(images: list[str], text: str, served: ServedLayout) -> list[Conten
 
 
 def to_inspect(s: Sample, text: str | None = None, target: str = "",
-               served: ServedLayout | None = None, *, stock_turn: bool = False) -> InspectSample:
+               served: ServedLayout | None = None, *, stock_turn: bool = False,
+               real: RealPaths | None = None) -> InspectSample:
     """One sample as an inspect sample (images then text, or interleaved at ``<image>`` placeholders).
 
     ``served``: a served model's family layout (MIS only), e.g. InternVL's ``Image-1: <image>`` labels.
     ``stock_turn``: the benchmark does not use family layouts, so the user message asks an in-process model
     (hfvlm) not to add its family's labels either (`TURN_LAYOUT_KEY` in the message's metadata).
+    ``real``: the image path resolver of a batch (:func:`convert`).
     """
     text = s.question if text is None else text
-    meta = sample_metadata(s, text)
+    meta = sample_metadata(s, text, real)
     images = meta["images"]
     content: list[Content] = []
     pieces = text.split(IMAGE_PLACEHOLDER)
@@ -316,6 +323,7 @@ def to_inspect(s: Sample, text: str | None = None, target: str = "",
 def convert(spec: Benchmark, samples: Sequence[Sample], options: Any,
             served: ServedLayout | None = None) -> list[InspectSample]:
     """Every sample through the spec's text and target functions (and a served model's family layout)."""
+    real = RealPaths()
     return [to_inspect(s, spec.text(s, options) if spec.text else None, spec.target(s) if spec.target else "",
-                       served if spec.family_layout else None, stock_turn=not spec.family_layout)
+                       served if spec.family_layout else None, stock_turn=not spec.family_layout, real=real)
             for s in samples]

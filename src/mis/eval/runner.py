@@ -159,7 +159,10 @@ def _run_tasks(prepared: Sequence[_Prepared], model: ModelOptions | None, rank: 
     """One ``inspect eval`` of this rank's share: what stopped it, its logs, settings, invalid samples."""
     # images as file markers (inlined at the provider boundary), unless the logs must hold their bytes
     markers = not log_images or (model is not None and model.image_transport == "file")
-    tasks = [_task(p, replay=model is None, progress=progress, rank=rank, markers=markers,
+    if markers:
+        for p in prepared:
+            _adopt_markers(p)
+    tasks = [_task(p, replay=model is None, progress=progress, rank=rank,
                    gate=_gate_key(p, rank) if p.deep is not None else None) for p in prepared if p.todo]
     stopped: list[str] = []
     used: dict[str, Any] = {}
@@ -349,12 +352,12 @@ def _prepare(unit: Unit, model: ModelOptions | None, *, claim: bool = True) -> _
 
 
 def _task(p: _Prepared, *, replay: bool, progress: Progress | None = None, rank: int | None = None,
-          gate: str | None = None, markers: bool = False) -> Task:
+          gate: str | None = None) -> Task:
     spec, out = p.unit.spec, p.unit.out
     generations = str(out / GENERATIONS_FILE)
     solve = replay_response() if replay else resumable_generate(generations, p.key, rank, gate)
     return Task(
-        dataset=MemoryDataset([_with_markers(s) for s in p.todo] if markers else p.todo, name=p.task),
+        dataset=MemoryDataset(p.todo, name=p.task),
         solver=solve,
         scorer=judged(p.judges, spec, str(out / CHECKPOINT_FILE), p.key, progress=progress, task=p.task,
                       rank=rank),
@@ -364,6 +367,16 @@ def _task(p: _Prepared, *, replay: bool, progress: Progress | None = None, rank:
         name=p.task,
         metadata={"benchmark": spec.name, "mis_run_key": p.key},
     )
+
+
+def _adopt_markers(p: _Prepared) -> None:
+    """Swap the unit's samples still to run for their file-marker copies, so each sample is held once.
+
+    The copies share their metadata with the originals; holding both cost ~3 KB per sample for the whole run.
+    """
+    marked = {id(s): _with_markers(s) for s in p.todo}
+    p.todo = [marked[id(s)] for s in p.todo]
+    p.samples = [marked.get(id(s), s) for s in p.samples]
 
 
 def _with_markers(sample: InspectSample) -> InspectSample:
