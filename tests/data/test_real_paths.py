@@ -37,7 +37,8 @@ def test_same_answer_as_realpath_through_every_kind_of_link(tree: Path) -> None:
     assert resolve(Path(tree, "link", "b", "f.png")) == str(tree.resolve() / "a" / "b" / "f.png")
 
 
-def test_a_full_folder_memory_starts_over_and_stays_right(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_folder_memory_starts_over_and_stays_right(tree: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(paths, "MAX_FOLDERS", 2)
     resolve = RealPaths()
     for path in _cases(tree) * 3:
